@@ -1,0 +1,18 @@
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+
+class JoinForm(forms.Form):
+    given_name = forms.CharField(
+        label=_("Your given name"),
+        max_length=60,
+        help_text=_("Partner staff see only its first letter when you use a benefit."),
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    language = forms.ChoiceField(label=_("Language for messages"), choices=settings.LANGUAGES)
+    terms_version = forms.CharField(widget=forms.HiddenInput)
+    consent = forms.BooleanField(
+        label=_("I have read the terms above and I agree to join CityPoints."),
+        error_messages={"required": _("To join, tick the box to say you have read and agree to the terms.")},
+    )

@@ -1,0 +1,29 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from citizenpoints.views import pages, residents
+
+# The admin signs in through allauth, so staff two-factor authentication applies there too.
+admin.site.login = login_required(admin.site.login)
+admin.site.site_header = "CityPoints"
+
+urlpatterns = [
+    path("", pages.landing, name="landing"),
+    path("terms/", pages.terms, name="terms"),
+    path("terms/<str:version>/", pages.terms, name="terms_version"),
+    path("i18n/setlang/", pages.language_switch, name="set_language"),
+    path("healthz", pages.health, name="health"),
+    path("join/", residents.join, name="join"),
+    path("me/", residents.home, name="home"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
