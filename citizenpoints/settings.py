@@ -7,6 +7,7 @@ hardened profile (HTTPS-only cookies, HSTS, no DEBUG); it refuses to start witho
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -106,6 +107,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "Asia/Shanghai"
+# Every periodic schedule, in one place.
+CELERY_BEAT_SCHEDULE = {
+    "nightly-scoring": {"task": "citizenpoints.tasks.nightly_scoring", "schedule": crontab(hour=0, minute=5)},
+}
 # Celery would close Django's DB connection after every task without this; reconnecting per task is slow.
 CELERY_DB_REUSE_MAX = 1000
 

@@ -3,10 +3,13 @@
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import OperationalError
 from django.template.loader import render_to_string
 from django.utils import translation
 
 from citizenpoints.models import Resident
+from citizenpoints.services.badges import badges_evaluate_all
+from citizenpoints.services.scoring import scoring_age
 
 
 @shared_task
@@ -18,3 +21,12 @@ def send_join_receipt(*, resident_id: int) -> None:
         subject = render_to_string("citizenpoints/email/join_receipt_subject.txt", context).strip()
         body = render_to_string("citizenpoints/email/join_receipt_message.txt", context)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [resident.user.email])
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def nightly_scoring() -> dict:
+    """Age points out of the window, re-tier everyone, award badges: all set-based."""
+    result = scoring_age()
+    result["badges_granted"] = badges_evaluate_all()
+    result["window_start"] = result["window_start"].isoformat()
+    return result

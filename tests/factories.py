@@ -2,8 +2,11 @@ import factory
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 
-from citizenpoints.models import ConsentRecord, Resident, User
+from django.utils import timezone
+
+from citizenpoints.models import Behaviour, CatalogueVersion, Category, ConsentRecord, DataSource, Resident, User
 from citizenpoints.services.residents import current_terms_version
+from citizenpoints.services.scoring import balance_open
 
 PASSWORD = "a-Long-test-passw0rd"
 
@@ -41,3 +44,29 @@ class ResidentFactory(factory.django.DjangoModelFactory):
     def consent(self, create, extracted, **kwargs):
         if create:
             ConsentRecord.objects.create(resident=self, terms_version=self.terms_version)
+            balance_open(resident=self)
+
+
+def published_catalogue(*, behaviours: list[dict], sources: list[DataSource] | None = None) -> CatalogueVersion:
+    """A published catalogue version holding `behaviours` (dicts of Behaviour fields; category by code).
+
+    Each behaviour may be awarded by `sources` (default: a "library" department) unless it names its own.
+    """
+    if sources is None:
+        sources = [DataSource.objects.get_or_create(code="library", defaults={"name_en": "City Library", "name_zh": "市图书馆"})[0]]
+    number = (CatalogueVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    CatalogueVersion.objects.filter(status=CatalogueVersion.Status.PUBLISHED).update(
+        status=CatalogueVersion.Status.RETIRED, retired_at=timezone.now()
+    )
+    version = CatalogueVersion.objects.create(number=number, status="published", published_at=timezone.now())
+    for spec in behaviours:
+        spec = dict(spec)
+        behaviour_sources = spec.pop("sources", sources)
+        category = Category.objects.get(code=spec.pop("category", "reading-culture"))
+        spec.setdefault("name_en", spec["code"].replace("-", " ").capitalize())
+        spec.setdefault("name_zh", spec["code"])
+        spec.setdefault("rule_kind", "fixed")
+        spec.setdefault("rule", {"points": 2})
+        behaviour = Behaviour.objects.create(version=version, category=category, **spec)
+        behaviour.sources.set(behaviour_sources)
+    return version

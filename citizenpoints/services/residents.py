@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.models import ConsentRecord, Resident, User
+from citizenpoints.services.scoring import balance_open
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 
@@ -47,6 +48,7 @@ def resident_join(*, user: User, given_name: str, language: str, accepted_terms_
                 user=user, given_name=given_name, language=language, terms_version=accepted_terms_version
             )
             ConsentRecord.objects.create(resident=resident, terms_version=accepted_terms_version)
+            balance_open(resident=resident)
             transaction.on_commit(lambda: send_join_receipt.delay(resident_id=resident.pk))
     except IntegrityError as exc:  # a concurrent join on a database without row locks (SQLite)
         raise ApplicationError(_("You have already joined the programme."), code="already_joined") from exc

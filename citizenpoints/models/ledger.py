@@ -1,0 +1,138 @@
+"""The append-only ledger and the balances materialised from it."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+GENESIS_HASH = "0" * 64
+POINTS = {"max_digits": 12, "decimal_places": 2}
+
+
+class LedgerEntry(models.Model):
+    """One award or reversal. Never updated or deleted (a PostgreSQL trigger refuses it); corrections are new rows.
+
+    Each resident's entries form a hash chain: `hash` commits to the entry's content and to `prev_hash`, the hash
+    of that resident's previous entry (`seq` - 1), so an edited, inserted or deleted row breaks the chain.
+    """
+
+    class Kind(models.TextChoices):
+        AWARD = "award", _("Award")
+        REVERSAL = "reversal", _("Reversal")
+
+    resident = models.ForeignKey(
+        "citizenpoints.Resident", on_delete=models.PROTECT, related_name="ledger_entries", verbose_name=_("resident")
+    )
+    seq = models.PositiveBigIntegerField(_("sequence in the resident's chain"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    behaviour = models.ForeignKey(
+        "citizenpoints.Behaviour", on_delete=models.PROTECT, related_name="+", verbose_name=_("behaviour")
+    )
+    # Copied from the behaviour: stable across catalogue versions, and what caps, badges and filters group by.
+    behaviour_code = models.SlugField(_("behaviour code"), max_length=60)
+    category = models.ForeignKey(
+        "citizenpoints.Category", on_delete=models.PROTECT, related_name="+", verbose_name=_("category")
+    )
+    catalogue_version = models.ForeignKey(
+        "citizenpoints.CatalogueVersion",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("catalogue version"),
+    )
+    source = models.ForeignKey(
+        "citizenpoints.DataSource", on_delete=models.PROTECT, related_name="+", verbose_name=_("source")
+    )
+    external_id = models.CharField(_("source's record id"), max_length=100)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, null=True, blank=True)
+    points = models.DecimalField(_("points"), **POINTS)
+    capped = models.BooleanField(_("reduced by a cap"), default=False)
+    reverses = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        verbose_name=_("reverses entry"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    prev_hash = models.CharField(_("previous entry's hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["resident_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="ledger_once_per_source_record"),
+            models.UniqueConstraint(fields=["resident", "seq"], name="ledger_chain_position_unique"),
+            models.CheckConstraint(
+                condition=Q(kind="award", points__gt=0, reverses__isnull=True)
+                | Q(kind="reversal", points__lt=0, reverses__isnull=False, decided_by__isnull=False) & ~Q(reason=""),
+                name="ledger_awards_positive_reversals_explained",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["resident", "-occurred_at", "-id"], name="ledger_resident_history"),
+            models.Index(fields=["resident", "behaviour_code", "occurred_at"], name="ledger_resident_caps"),
+            models.Index(fields=["occurred_at"], name="ledger_occurred"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind} {self.points} for resident {self.resident_id}"
+
+
+class ScoringWindow(models.Model):
+    """The single row saying from when points count. Balances always equal the ledger summed from `starts_at`."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    starts_at = models.DateTimeField(_("points count from"))
+    aged_at = models.DateTimeField(_("last aged at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("scoring window")
+        verbose_name_plural = _("scoring window")
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="scoring_window_singleton")]
+
+    def __str__(self) -> str:
+        return f"points from {self.starts_at:%Y-%m-%d}"
+
+
+class Balance(models.Model):
+    """A resident's materialised points and chain head; its row lock serialises that resident's ledger writes."""
+
+    resident = models.OneToOneField(
+        "citizenpoints.Resident",
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="balance",
+        verbose_name=_("resident"),
+    )
+    points = models.DecimalField(_("points in the scoring window"), default=0, **POINTS)
+    lifetime_points = models.DecimalField(_("points ever earned"), default=0, **POINTS)
+    last_seq = models.PositiveBigIntegerField(_("last sequence number"), default=0)
+    last_hash = models.CharField(_("last hash"), max_length=64, default=GENESIS_HASH)
+    tier = models.ForeignKey(
+        "citizenpoints.Tier", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("tier")
+    )
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("balance")
+        verbose_name_plural = _("balances")
+        constraints = [models.CheckConstraint(condition=Q(points__gte=0), name="balance_never_negative")]
+        indexes = [models.Index(fields=["tier"], name="balance_tier")]
+
+    def __str__(self) -> str:
+        return f"{self.points} points for resident {self.resident_id}"
