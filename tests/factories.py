@@ -1,7 +1,6 @@
 import factory
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
-
 from django.utils import timezone
 
 from citizenpoints.models import Behaviour, CatalogueVersion, Category, ConsentRecord, DataSource, Resident, User
@@ -53,7 +52,11 @@ def published_catalogue(*, behaviours: list[dict], sources: list[DataSource] | N
     Each behaviour may be awarded by `sources` (default: a "library" department) unless it names its own.
     """
     if sources is None:
-        sources = [DataSource.objects.get_or_create(code="library", defaults={"name_en": "City Library", "name_zh": "市图书馆"})[0]]
+        sources = [
+            DataSource.objects.get_or_create(
+                code="library", defaults={"name_en": "City Library", "name_zh": "市图书馆"}
+            )[0]
+        ]
     number = (CatalogueVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     CatalogueVersion.objects.filter(status=CatalogueVersion.Status.PUBLISHED).update(
         status=CatalogueVersion.Status.RETIRED, retired_at=timezone.now()
