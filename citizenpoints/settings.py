@@ -246,4 +246,11 @@ LOGGING = {
 CITYPOINTS_TERMS_VERSION = "2026-11"
 CITYPOINTS_STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=True)
 CITYPOINTS_RETENTION_YEARS = env.int("RETENTION_YEARS", default=5)
+# The key of the citizen-card HMAC: kept outside the database, so a stolen dump cannot be matched to card numbers.
+if PRODUCTION:
+    CITYPOINTS_CARD_KEY = env.str("CARD_HASH_KEY")
+else:
+    CITYPOINTS_CARD_KEY = env.str("CARD_HASH_KEY", default="development-only-card-key")
+CITYPOINTS_INGEST_MAX_RECORDS = 10_000
+CITYPOINTS_CSV_MAX_BYTES = env.int("CSV_MAX_BYTES", default=20 * 1024 * 1024)
 CITYPOINTS_SCORING_WINDOW_MONTHS = env.int("SCORING_WINDOW_MONTHS", default=12)

@@ -4,11 +4,13 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import OperationalError
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from citizenpoints.models import Resident
+from citizenpoints.models import IngestBatch, Resident
 from citizenpoints.services.badges import badges_evaluate_all
+from citizenpoints.services.ingest import batch_process
 from citizenpoints.services.scoring import scoring_age
 
 
@@ -30,3 +32,18 @@ def nightly_scoring() -> dict:
     result["badges_granted"] = badges_evaluate_all()
     result["window_start"] = result["window_start"].isoformat()
     return result
+
+
+@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=8, acks_late=True)
+def process_ingest_batch(self, *, batch_id: str) -> dict:
+    """Process one department batch (idempotent: a batch already done is left alone)."""
+    try:
+        batch = batch_process(batch_id=batch_id)
+    except Exception as error:
+        IngestBatch.objects.filter(pk=batch_id).update(
+            status=IngestBatch.Status.FAILED,
+            error=f"{type(error).__name__}: {error}"[:2000],
+            attempts=F("attempts") + 1,
+        )
+        raise
+    return {"batch": batch_id, "counts": batch.counts}

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(*args, **env):
-    leaks = {"DJANGO_SETTINGS_MODULE", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", "EMAIL_URL"}
+    leaks = {"DJANGO_SETTINGS_MODULE", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", "EMAIL_URL", "CARD_HASH_KEY"}
     environment = {k: v for k, v in os.environ.items() if k not in leaks}
     environment.update(env)
     return subprocess.run(
@@ -32,13 +32,19 @@ def test_check_deploy_is_clean_in_production():
         SECRET_KEY="x7Kp2Qm9Vt4Lw8Nz3Rb6Yc1Hd5Gf0Js-eAuBoCiDkEmFnGqHrIsJtKuLvMwNxOy",
         ALLOWED_HOSTS="points.example.gov",
         EMAIL_URL="smtp+tls://mailer:secret@smtp.example.gov:587",
+        CARD_HASH_KEY="card-key-from-the-secret-store",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_refuses_weak_or_missing_configuration():
-    base = {"DJANGO_ENV": "production", "ALLOWED_HOSTS": "points.example.gov", "EMAIL_URL": "smtp://h:25"}
+    base = {
+        "DJANGO_ENV": "production",
+        "ALLOWED_HOSTS": "points.example.gov",
+        "EMAIL_URL": "smtp://h:25",
+        "CARD_HASH_KEY": "k",
+    }
     short_key = run_manage("check", **{**base, "SECRET_KEY": "short"})
     assert short_key.returncode != 0 and "SECRET_KEY" in short_key.stderr
     no_mail = run_manage("check", **{**base, "SECRET_KEY": "k" * 30 + "x7Kp2Qm9Vt4Lw8Nz3Rb6Yc1Hd5", "EMAIL_URL": ""})

@@ -90,8 +90,17 @@ def balance_retier(*, balance: Balance, cause: str, scheme: TierScheme | None = 
     return tier
 
 
-def _retier_all_sql(scheme: TierScheme, cause: str, now: datetime.datetime) -> int:
-    """Set every balance's tier from its score under `scheme` in two statements; log the changes. Returns changes."""
+def _retier_all_sql(
+    scheme: TierScheme,
+    cause: str,
+    now: datetime.datetime,
+    only_residents_sql: str = "",
+    only_params: dict | None = None,
+) -> int:
+    """Set every balance's tier from its score under `scheme` in two statements; log the changes. Returns changes.
+
+    `only_residents_sql`, a subquery of resident ids (named params in `only_params`), limits the pass to them.
+    """
     tier_table, balance_table = Tier._meta.db_table, Balance._meta.db_table
     change_table = TierChange._meta.db_table
     # The tier for a score: the highest threshold reached; scores below every threshold take the lowest tier.
@@ -101,19 +110,26 @@ def _retier_all_sql(scheme: TierScheme, cause: str, now: datetime.datetime) -> i
             ORDER BY t.min_score DESC LIMIT 1),
           (SELECT t.id FROM {tier_table} t WHERE t.scheme_id = %(scheme)s ORDER BY t.min_score LIMIT 1))
     """
-    params = {"scheme": scheme.pk, "base": scheme.base_score, "cause": cause, "now": now}
+    params = {"scheme": scheme.pk, "base": scheme.base_score, "cause": cause, "now": now, **(only_params or {})}
+    only = f" AND b.resident_id IN ({only_residents_sql})" if only_residents_sql else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {change_table} (resident_id, from_tier_id, to_tier_id, cause, changed_at)
                 SELECT b.resident_id, b.tier_id, {tier_for}, %(cause)s, %(now)s FROM {balance_table} b
-                WHERE b.tier_id IS DISTINCT FROM {tier_for}""",
+                WHERE b.tier_id IS DISTINCT FROM {tier_for}{only}""",
             params,
         )
         changes = cursor.rowcount
         cursor.execute(
-            f"UPDATE {balance_table} AS b SET tier_id = {tier_for} WHERE b.tier_id IS DISTINCT FROM {tier_for}", params
+            f"UPDATE {balance_table} AS b SET tier_id = {tier_for} WHERE b.tier_id IS DISTINCT FROM {tier_for}{only}",
+            params,
         )
     return changes
+
+
+def tiers_refresh(*, cause: str, only_residents_sql: str, only_params: dict) -> int:
+    """Re-place the residents selected by a subquery (e.g. those a batch touched) under the active scheme."""
+    return _retier_all_sql(active_scheme(), cause, timezone.now(), only_residents_sql, only_params)
 
 
 @transaction.atomic
