@@ -226,7 +226,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "citizenpoints.api.exceptions.application_error_handler",
+    "DEFAULT_THROTTLE_RATES": {"ingest": env.str("INGEST_RATE", default="120/min")},
 }
+# A full department batch (10,000 records) is a few megabytes of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 SPECTACULAR_SETTINGS = {
     "TITLE": "CityPoints API",
     "DESCRIPTION": "Public catalogue, resident and partner endpoints of the CityPoints civic rewards programme.",

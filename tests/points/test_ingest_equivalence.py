@@ -42,14 +42,17 @@ CASES = {
     "card holder has not joined": [rec("a1", card="CARD0002")],
     "day cap": [rec(f"a{n}") for n in range(5)],
     "cap reduces, then refuses": [rec(f"a{n}", behaviour="gym") for n in range(3)],
-    "diminishing hours": [rec("h1", behaviour="hours", quantity=15), rec("h2", behaviour="hours", quantity=10),
-                          rec("h3", behaviour="hours", quantity="60.5")],
+    "diminishing hours": [
+        rec("h1", behaviour="hours", quantity=15),
+        rec("h2", behaviour="hours", quantity=10),
+        rec("h3", behaviour="hours", quantity="60.5"),
+    ],
     "refused first, same id later accepted": [rec("a1", card="NOSUCHCARD"), rec("a1")],
     "accepted first, same id later refused": [rec("a1"), rec("a1", card="NOSUCHCARD")],
     "malformed card": [rec("a1", card="")],
     "naive time": [rec("a1", at="2026-11-20T09:00:00")],
     "two residents": [rec("a1"), rec("a2", card="CARD0003"), rec("a3"), rec("a4", card="CARD0003")],
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -62,12 +65,20 @@ def world():
             {"code": "loan", "rule": {"points": 1}, "cap_per_day": 3},
             {"code": "gym", "category": "sport-fitness", "rule": {"points": 2}, "cap_per_day": 3},
             {"code": "metro-ride", "category": "green-travel", "sources": [metro]},
-            {"code": "hours", "category": "volunteering", "rule_kind": "per_unit",
-             "rule": {"unit": "hour", "steps": [[20, 1], [80, 2], [200, 3], [None, 4]]}},
-            {"code": "donation", "category": "charity", "rule_kind": "amount_bands",
-             "rule": {"unit": "yuan", "bands": [[1000, 10000, 5], [10000, None, 10]]}},
+            {
+                "code": "hours",
+                "category": "volunteering",
+                "rule_kind": "per_unit",
+                "rule": {"unit": "hour", "steps": [[20, 1], [80, 2], [200, 3], [None, 4]]},
+            },
+            {
+                "code": "donation",
+                "category": "charity",
+                "rule_kind": "amount_bands",
+                "rule": {"unit": "yuan", "bands": [[1000, 10000, 5], [10000, None, 10]]},
+            },
         ],
-    )  # fmt: skip
+    )
     for card in ("CARD0001", "CARD0003"):
         CardLink.objects.create(resident=ResidentFactory(), card_hash=card_hash(card))
     outsider = Resident.objects.create(user=UserFactory(), given_name="Left", terms_version="x")  # no balance
