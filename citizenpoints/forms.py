@@ -16,3 +16,12 @@ class JoinForm(forms.Form):
         label=_("I have read the terms above and I agree to join CityPoints."),
         error_messages={"required": _("To join, tick the box to say you have read and agree to the terms.")},
     )
+
+
+class CardLinkForm(forms.Form):
+    card_number = forms.CharField(
+        label=_("Citizen card number"),
+        max_length=40,
+        help_text=_("We keep only a coded form of it, never the number itself, and nobody at the office can see it."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text", "spellcheck": "false"}),
+    )

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from citizenpoints.views import pages, residents
+from citizenpoints.views import cards, pages, residents
 
 # The admin signs in through allauth, so staff two-factor authentication applies there too.
 admin.site.login = login_required(admin.site.login)
@@ -18,10 +18,12 @@ urlpatterns = [
     path("healthz", pages.health, name="health"),
     path("join/", residents.join, name="join"),
     path("me/", residents.home, name="home"),
+    path("me/card/", cards.card, name="card"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include("citizenpoints.api.urls")),
+    path("office/", include("citizenpoints.office.urls")),
 ]
 
 if settings.DEBUG:

@@ -3,6 +3,7 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from citizenpoints.mfa import totp_enrol
 from citizenpoints.models import Behaviour, CatalogueVersion, Category, ConsentRecord, DataSource, Resident, User
 from citizenpoints.services.residents import current_terms_version
 from citizenpoints.services.scoring import balance_open
@@ -27,6 +28,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     def roles(self, create, extracted, **kwargs):
         if create and extracted:
             self.groups.add(*Group.objects.filter(name__in=extracted))
+
+    @factory.post_generation
+    def mfa(self, create, extracted, **kwargs):
+        """`UserFactory(roles=[...], mfa=True)`: office staff who enrolled an authenticator app, as real staff must."""
+        if create and extracted:
+            totp_enrol(user=self)
 
 
 class ResidentFactory(factory.django.DjangoModelFactory):

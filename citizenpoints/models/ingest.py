@@ -63,6 +63,7 @@ class CardLink(models.Model):
 
 class IngestBatch(models.Model):
     class Status(models.TextChoices):
+        PREVIEW = "preview", _("Uploaded, waiting for confirmation")
         RECEIVED = "received", _("Received, waiting to be processed")
         DONE = "done", _("Processed")
         FAILED = "failed", _("Failed; will be retried")

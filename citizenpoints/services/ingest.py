@@ -240,13 +240,14 @@ def batch_receive(
     records: list,
     channel: str = IngestBatch.Channel.API,
     uploaded_by: User | None = None,
+    preview: bool = False,
 ) -> Received:
     """Store a batch for processing and queue it; idempotent per (source, idempotency key).
 
     The same key with the same records returns the first batch (re-queued if it is not done yet: a client
     re-sending after a crash makes it converge). Refuses: `idempotency_key_required`, `empty_batch`,
     `too_many_records`, `idempotency_key_reused` (same key, other records), `request_in_progress` (the same key
-    is being received right now).
+    is being received right now). With `preview`, the batch waits for `batch_confirm` instead of being queued.
     """
     idempotency_key = (idempotency_key or "").strip()
     if not idempotency_key or len(idempotency_key) > 100:
@@ -275,7 +276,7 @@ def batch_receive(
                 raise ApplicationError(
                     _("This Idempotency-Key was already used for different records."), code="idempotency_key_reused"
                 )
-            if existing.status != IngestBatch.Status.DONE:
+            if existing.status not in {IngestBatch.Status.DONE, IngestBatch.Status.PREVIEW}:
                 _queue(existing)
             return Received(existing, created=False)
         parsed = [record_parse(line, raw) for line, raw in enumerate(records, start=1)]
@@ -287,6 +288,7 @@ def batch_receive(
                 channel=channel,
                 record_count=len(parsed),
                 uploaded_by=uploaded_by,
+                status=IngestBatch.Status.PREVIEW if preview else IngestBatch.Status.RECEIVED,
             )
             IngestRecord.objects.bulk_create(
                 [
@@ -306,10 +308,44 @@ def batch_receive(
                 ],
                 batch_size=2000,
             )
-            transaction.on_commit(lambda: _queue(batch))
+            if not preview:
+                transaction.on_commit(lambda: _queue(batch))
         return Received(batch, created=True)
     finally:
         cache.delete(lock)
+
+
+def batch_confirm(*, acting_user: User, batch: IngestBatch) -> IngestBatch:
+    """Queue an uploaded batch the officer has previewed. Idempotent."""
+    require_role(acting_user, OfficeRole.DATA_SOURCE_MANAGER)
+    with transaction.atomic():
+        updated = IngestBatch.objects.filter(pk=batch.pk, status=IngestBatch.Status.PREVIEW).update(
+            status=IngestBatch.Status.RECEIVED
+        )
+        if updated:
+            audit_record(
+                actor=acting_user, action="ingest.confirm_upload", obj=batch, after={"records": batch.record_count}
+            )
+            transaction.on_commit(lambda: _queue(batch))
+    batch.refresh_from_db()
+    return batch
+
+
+def batch_dry_run(*, batch: IngestBatch) -> dict[str, int]:
+    """What processing would do now, counted by outcome, without keeping anything (the transaction rolls back)."""
+
+    class DryRun(Exception):
+        pass
+
+    counts: dict[str, int] = {}
+    try:
+        with transaction.atomic():
+            IngestBatch.objects.filter(pk=batch.pk).update(status=IngestBatch.Status.RECEIVED)
+            counts = dict(batch_process(batch_id=batch.pk).counts)
+            raise DryRun
+    except DryRun:
+        pass
+    return counts
 
 
 def _queue(batch: IngestBatch) -> None:
@@ -331,7 +367,7 @@ def batch_process(*, batch_id, now: datetime.datetime | None = None) -> IngestBa
     now = now or timezone.now()
     with transaction.atomic():
         batch = IngestBatch.objects.select_for_update().select_related("source").get(pk=batch_id)
-        if batch.status == IngestBatch.Status.DONE:
+        if batch.status in {IngestBatch.Status.DONE, IngestBatch.Status.PREVIEW}:
             return batch
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

@@ -1,0 +1,22 @@
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+from citizenpoints.services.permissions import has_role
+
+
+def office_role_required(*roles: str):
+    """Views for the credit office: any one of `roles` (superusers pass). Services check again."""
+
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not any(has_role(request.user, role) for role in roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
