@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from citizenpoints.api.schema import ErrorSerializer  # also registers the API-key security scheme
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.models import DataSource, IngestBatch, IngestRecord
 from citizenpoints.services.ingest import api_key_authenticate, batch_receive
@@ -65,9 +66,7 @@ RECORD_EXAMPLE = {
     "behaviour_code": "library-loan",
     "occurred_at": "2026-11-20T15:42:00+08:00",
 }
-ERROR = inline_serializer(
-    "Error", {"code": serializers.CharField(), "message": serializers.CharField(), "extra": serializers.DictField()}
-)
+ERROR = ErrorSerializer
 BATCH_ACCEPTED = inline_serializer(
     "BatchAccepted",
     {

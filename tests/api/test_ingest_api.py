@@ -182,3 +182,5 @@ def test_the_schema_documents_the_ingest_api(client):
     assert "Idempotency-Key" in json.dumps(post_operation["parameters"])
     assert post_operation["requestBody"]["content"]["application/json"]["examples"]
     assert "/api/v1/ingest/batches/{batch_id}/" in schema["paths"]
+    assert schema["components"]["securitySchemes"]["departmentApiKey"]["in"] == "header"
+    assert post_operation["security"] == [{"departmentApiKey": []}]
