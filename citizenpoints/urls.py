@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("", include("benefits.urls")),
     path("api/v1/", include("citizenpoints.api.urls")),
     path("office/", include("citizenpoints.office.urls")),
 ]

@@ -80,3 +80,66 @@ def published_catalogue(*, behaviours: list[dict], sources: list[DataSource] | N
         behaviour = Behaviour.objects.create(version=version, category=category, **spec)
         behaviour.sources.set(behaviour_sources)
     return version
+
+
+# --- Benefits: partners, staff, benefits (appended by the benefits work).
+def tier(code: str):
+    """A tier of the active scheme by code (five bands: getting-started, good, very-good, outstanding, excellent)."""
+    from citizenpoints.models import Tier
+
+    return Tier.objects.get(scheme__is_active=True, code=code)
+
+
+def place_in_tier(resident, code: str) -> None:
+    """Put a resident straight into a tier (tests of benefits do not need the points that would earn it)."""
+    from citizenpoints.models import Balance
+
+    Balance.objects.filter(resident=resident).update(tier=tier(code))
+
+
+def _days_ago(days: int):
+    import datetime
+
+    return timezone.localdate() - datetime.timedelta(days=days)
+
+
+class MerchantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "benefits.Merchant"
+
+    slug = factory.Sequence(lambda n: f"partner-{n}")
+    name_en = factory.Sequence(lambda n: f"Partner {n}")
+    name_zh = factory.Sequence(lambda n: f"合作商户{n}")
+    category = "transport"
+
+
+class MerchantLocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "benefits.MerchantLocation"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    name_en = factory.Sequence(lambda n: f"Counter {n}")
+    name_zh = factory.Sequence(lambda n: f"柜台{n}")
+
+
+class MerchantStaffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "benefits.MerchantStaff"
+
+    user = factory.SubFactory(UserFactory)
+    merchant = factory.SubFactory(MerchantFactory)
+    role = "cashier"
+
+
+class BenefitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "benefits.Benefit"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    family = "go"
+    title_en = factory.Sequence(lambda n: f"Deposit-free bike hire {n}")
+    title_zh = factory.Sequence(lambda n: f"免押金租车{n}")
+    terms_en = "Show the code at the counter."
+    terms_zh = "在柜台出示二维码。"
+    min_tier = factory.LazyFunction(lambda: tier("getting-started"))
+    valid_from = factory.LazyFunction(lambda: _days_ago(30))

@@ -1,0 +1,165 @@
+"""The office's partner manager onboards, pauses and resumes partners, their locations, logos and staff."""
+
+import io
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils.translation import gettext as _
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from benefits.models import Merchant, MerchantLocation, MerchantStaff
+from citizenpoints.exceptions import ApplicationError
+from citizenpoints.models import OfficeRole, User
+from citizenpoints.services.audit import audit_record
+from citizenpoints.services.permissions import require_role
+
+LOGO_MAX = 1024
+THUMBNAIL = (128, 128)
+LOGO_MAX_BYTES = 5 * 1024 * 1024
+MERCHANT_FIELDS = (
+    "name_en",
+    "name_zh",
+    "category",
+    "address_en",
+    "address_zh",
+    "opening_hours_en",
+    "opening_hours_zh",
+)
+
+
+class MerchantError(ApplicationError):
+    """Codes: permission_denied, not_an_image, image_too_large, wrong_merchant, already_staff, name_required."""
+
+
+def _snapshot(merchant: Merchant) -> dict[str, Any]:
+    return {name: getattr(merchant, name) for name in (*MERCHANT_FIELDS, "slug", "is_active")}
+
+
+@transaction.atomic
+def merchant_onboard(*, acting_user: User, slug: str, name_en: str, name_zh: str, **details: Any) -> Merchant:
+    """Create a partner (active). `details`: category, address_*, opening_hours_*. Audited."""
+    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
+    if not (name_en or "").strip() or not (name_zh or "").strip():
+        raise MerchantError(_("Give the partner's name in both languages."), code="name_required")
+    unknown = set(details) - set(MERCHANT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown merchant fields: {sorted(unknown)}")
+    merchant = Merchant(slug=slug, name_en=name_en.strip(), name_zh=name_zh.strip(), **details)
+    merchant.full_clean(exclude=["logo", "logo_thumbnail"])
+    merchant.save()
+    audit_record(actor=acting_user, action="benefits.merchant_onboard", obj=merchant, after=_snapshot(merchant))
+    return merchant
+
+
+def _set_active(acting_user: User, merchant: Merchant, active: bool, reason: str, action: str) -> Merchant:
+    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
+    if not (reason or "").strip():
+        raise MerchantError(_("Say why; the partner is told."), code="reason_required")
+    locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    before = locked.is_active
+    Merchant.objects.filter(pk=merchant.pk).update(is_active=active)
+    merchant.is_active = active
+    audit_record(
+        actor=acting_user,
+        action=action,
+        obj=merchant,
+        before={"is_active": before},
+        after={"is_active": active},
+        reason=reason.strip(),
+    )
+    return merchant
+
+
+@transaction.atomic
+def merchant_pause(*, acting_user: User, merchant: Merchant, reason: str) -> Merchant:
+    """Pause a partner: none of its benefits can be shown or redeemed until it is resumed. Audited."""
+    return _set_active(acting_user, merchant, False, reason, "benefits.merchant_pause")
+
+
+@transaction.atomic
+def merchant_resume(*, acting_user: User, merchant: Merchant, reason: str) -> Merchant:
+    return _set_active(acting_user, merchant, True, reason, "benefits.merchant_resume")
+
+
+def _reencode_logo(upload) -> tuple[bytes, bytes]:
+    """(logo PNG, thumbnail PNG) re-encoded from pixels only: no metadata survives. Refuses what is not an image."""
+    if getattr(upload, "size", 0) and upload.size > LOGO_MAX_BYTES:
+        raise MerchantError(_("The logo is larger than 5 MB."), code="image_too_large")
+    try:
+        upload.seek(0)
+        with Image.open(upload) as probe:
+            probe.verify()
+        upload.seek(0)
+        with Image.open(upload) as image:
+            image = ImageOps.exif_transpose(image)
+            image = image.convert("RGBA")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise MerchantError(_("The logo must be an image (PNG, JPEG, GIF or WebP)."), code="not_an_image") from error
+    image.thumbnail((LOGO_MAX, LOGO_MAX))
+    logo = io.BytesIO()
+    image.save(logo, format="PNG", optimize=True)
+    thumb_image = image.copy()
+    thumb_image.thumbnail(THUMBNAIL)
+    thumb = io.BytesIO()
+    thumb_image.save(thumb, format="PNG", optimize=True)
+    return logo.getvalue(), thumb.getvalue()
+
+
+@transaction.atomic
+def merchant_set_logo(*, acting_user: User, merchant: Merchant, upload) -> Merchant:
+    """Store the partner's logo and a 128 px thumbnail, both re-encoded by Pillow. Audited."""
+    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
+    logo, thumb = _reencode_logo(upload)
+    merchant.logo.save(f"{merchant.slug}.png", ContentFile(logo), save=False)
+    merchant.logo_thumbnail.save(f"{merchant.slug}-128.png", ContentFile(thumb), save=False)
+    merchant.save(update_fields=["logo", "logo_thumbnail"])
+    audit_record(
+        actor=acting_user, action="benefits.merchant_set_logo", obj=merchant, after={"logo": merchant.logo.name}
+    )
+    return merchant
+
+
+@transaction.atomic
+def location_add(
+    *, acting_user: User, merchant: Merchant, name_en: str, name_zh: str, **details: Any
+) -> MerchantLocation:
+    """Add a counter or branch. `details`: address_*, opening_hours_*. Audited."""
+    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
+    location = MerchantLocation(merchant=merchant, name_en=name_en, name_zh=name_zh, **details)
+    location.full_clean()
+    location.save()
+    audit_record(
+        actor=acting_user,
+        action="benefits.location_add",
+        obj=location,
+        after={"merchant": merchant.pk, "name_en": name_en, "name_zh": name_zh},
+    )
+    return location
+
+
+@transaction.atomic
+def staff_add(
+    *,
+    acting_user: User,
+    merchant: Merchant,
+    user: User,
+    role: str = MerchantStaff.Role.CASHIER,
+    location: MerchantLocation | None = None,
+) -> MerchantStaff:
+    """Make `user` a cashier or manager of `merchant` (a staff account belongs to one merchant). Audited."""
+    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
+    if location is not None and location.merchant_id != merchant.pk:
+        raise MerchantError(_("That location belongs to another partner."), code="wrong_merchant")
+    if MerchantStaff.objects.filter(user=user).exists():
+        raise MerchantError(_("This account already works for a partner."), code="already_staff")
+    if user.is_office_staff:
+        raise MerchantError(_("Credit office accounts cannot be partner staff."), code="office_account")
+    staff = MerchantStaff.objects.create(user=user, merchant=merchant, role=role, location=location)
+    audit_record(
+        actor=acting_user,
+        action="benefits.staff_add",
+        obj=staff,
+        after={"merchant": merchant.pk, "user": user.pk, "role": role, "location": location.pk if location else None},
+    )
+    return staff

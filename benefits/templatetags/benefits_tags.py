@@ -1,0 +1,22 @@
+from django import template
+from django.utils.translation import get_language
+
+register = template.Library()
+
+
+@register.filter
+def tr(obj, field: str) -> str:
+    """`obj.<field>_zh` for a Chinese reader (when written), else `obj.<field>_en`: tiers and other bilingual rows."""
+    english = getattr(obj, f"{field}_en", "")
+    if (get_language() or "en").lower().startswith("zh"):
+        return getattr(obj, f"{field}_zh", "") or english
+    return english
+
+
+@register.filter
+def tier_name(tier) -> str:
+    """A tier as people read it: "AA Excellent" for grades, "Very good" for bands."""
+    if tier is None:
+        return ""
+    name = tr(tier, "name")
+    return f"{tier.label} {name}" if tier.label else name

@@ -1,0 +1,206 @@
+import datetime
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from benefits.exceptions import RedemptionError
+from benefits.models import Benefit, Redemption, RedemptionDenial, ResidentBenefitUsage
+from benefits.services.redemptions import redemption_confirm, redemption_verify
+from benefits.services.tokens import qr_payload, token_issue
+from citizenpoints.models import TierScheme
+from citizenpoints.services.scoring import scheme_activate
+from tests.factories import (
+    BenefitFactory,
+    MerchantLocationFactory,
+    MerchantStaffFactory,
+    ResidentFactory,
+    place_in_tier,
+    tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def nonce(n: int = 0) -> str:
+    return f"nonce-{n:08d}"
+
+
+def refused(code: str, call, **kwargs):
+    with pytest.raises(RedemptionError) as error:
+        call(**kwargs)
+    assert error.value.code == code, error.value.message
+    return error.value
+
+
+def test_scan_shows_only_benefit_tier_and_initial_then_confirm_redeems(resident, benefit, cashier):
+    issued = token_issue(resident=resident, benefit=benefit)
+
+    scan = redemption_verify(acting_user=cashier.user, text=issued.payload)
+    assert (scan.benefit, scan.tier.code, scan.initial) == (benefit, "good", "W")
+
+    redemption = redemption_confirm(acting_user=cashier.user, text=scan.code, nonce=nonce())
+    assert (redemption.resident, redemption.benefit, redemption.staff) == (resident, benefit, cashier)
+    assert redemption.merchant == benefit.merchant and redemption.tier.code == "good"
+    issued.token.refresh_from_db()
+    assert issued.token.used_at == redemption.redeemed_at
+
+
+def test_a_typed_short_code_works_like_the_qr(resident, benefit, cashier):
+    issued = token_issue(resident=resident, benefit=benefit)
+    scan = redemption_verify(acting_user=cashier.user, text=issued.short_code.lower())
+    assert redemption_confirm(acting_user=cashier.user, text=scan.code, nonce=nonce()).benefit == benefit
+
+
+def test_a_token_is_redeemed_once(resident, benefit, cashier):
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce(1))
+
+    refused("already_used", redemption_confirm, acting_user=cashier.user, text=payload, nonce=nonce(2))
+    refused("already_used", redemption_verify, acting_user=cashier.user, text=payload)
+    assert Redemption.objects.count() == 1
+    assert set(RedemptionDenial.objects.values_list("step", "code")) == {
+        ("confirm", "already_used"),
+        ("verify", "already_used"),
+    }
+
+
+def test_the_same_nonce_returns_the_first_answer(resident, benefit, cashier):
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    first = redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce())
+    again = redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce())
+    assert again.pk == first.pk
+    assert not RedemptionDenial.objects.exists()
+
+
+def test_a_repeated_refusal_stays_refused_even_if_things_change(resident, cashier):
+    benefit = BenefitFactory(merchant=cashier.merchant, quota=1, used=1)
+    payload = token_issue(resident=resident, benefit=Benefit(pk=benefit.pk, **_fields(benefit, used=0))).payload
+    refused("quota_exhausted", redemption_confirm, acting_user=cashier.user, text=payload, nonce=nonce())
+    Benefit.objects.filter(pk=benefit.pk).update(quota=5)
+
+    refused("quota_exhausted", redemption_confirm, acting_user=cashier.user, text=payload, nonce=nonce())
+    assert redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce(2)).benefit_id == benefit.pk
+    assert RedemptionDenial.objects.filter(code="quota_exhausted").count() == 1
+
+
+def _fields(benefit, **overrides):
+    fields = {f.attname: getattr(benefit, f.attname) for f in Benefit._meta.concrete_fields if f.attname != "id"}
+    return {**fields, **overrides}
+
+
+def test_expired_codes_are_refused_but_a_live_scan_may_be_confirmed_within_the_grace(resident, benefit, cashier):
+    now = timezone.now()
+    stale = token_issue(resident=resident, benefit=benefit, now=now - datetime.timedelta(minutes=5)).payload
+    refused("expired", redemption_verify, acting_user=cashier.user, text=stale)
+    refused("expired", redemption_confirm, acting_user=cashier.user, text=stale, nonce=nonce())
+
+    scanned = token_issue(resident=resident, benefit=benefit, now=now).payload
+    redemption_verify(acting_user=cashier.user, text=scanned, now=now + datetime.timedelta(seconds=50))
+    late = now + datetime.timedelta(seconds=100)  # past the token's minute, within the grace after the scan
+    assert redemption_confirm(acting_user=cashier.user, text=scanned, nonce=nonce(1), now=late)
+
+
+def test_a_code_is_only_valid_at_its_partner_and_named_locations(resident, benefit, cashier):
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    other = MerchantStaffFactory()
+    refused("not_valid_here", redemption_verify, acting_user=other.user, text=payload)
+
+    here, there = MerchantLocationFactory(merchant=benefit.merchant), MerchantLocationFactory(merchant=benefit.merchant)
+    benefit.locations.set([here])
+    at_there = MerchantStaffFactory(merchant=benefit.merchant, location=there)
+    refused("not_valid_here", redemption_confirm, acting_user=at_there.user, text=payload, nonce=nonce())
+    at_here = MerchantStaffFactory(merchant=benefit.merchant, location=here)
+    assert redemption_confirm(acting_user=at_here.user, text=payload, nonce=nonce()).location == here
+
+
+def test_the_tier_is_checked_again_at_the_counter(resident, benefit, cashier):
+    Benefit.objects.filter(pk=benefit.pk).update(min_tier=tier("good"))
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    place_in_tier(resident, "getting-started")  # e.g. points reversed after the code was shown
+    refused("tier_too_low", redemption_confirm, acting_user=cashier.user, text=payload, nonce=nonce())
+
+
+def test_after_a_scheme_switch_benefits_wait_for_a_tier_of_the_new_scheme(resident, benefit, cashier):
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    scheme_activate(scheme=TierScheme.objects.get(code="grades"))
+    refused("tier_scheme_changed", redemption_confirm, acting_user=cashier.user, text=payload, nonce=nonce())
+
+
+def test_paused_benefit_or_partner_is_refused(resident, benefit, cashier):
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    Benefit.objects.filter(pk=benefit.pk).update(is_active=False)
+    refused("benefit_paused", redemption_verify, acting_user=cashier.user, text=payload)
+    Benefit.objects.filter(pk=benefit.pk).update(is_active=True)
+    benefit.merchant.is_active = False
+    benefit.merchant.save()
+    refused("benefit_paused", redemption_confirm, acting_user=cashier.user, text=payload, nonce=nonce())
+
+
+def test_per_resident_limit_per_period(cashier):
+    resident = ResidentFactory()
+    benefit = BenefitFactory(merchant=cashier.merchant, limit_count=2, limit_period="week")
+    monday = datetime.datetime(2026, 11, 16, 10, 0, tzinfo=datetime.UTC)
+    with time_machine.travel(monday, tick=False):
+        for n in range(2):
+            payload = token_issue(resident=resident, benefit=benefit).payload
+            redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce(n))
+        refused("limit_reached", token_issue, resident=resident, benefit=benefit)
+    usage = ResidentBenefitUsage.objects.get()
+    assert (usage.count, usage.allowed, usage.period_start) == (2, 2, datetime.date(2026, 11, 16))
+    with time_machine.travel(monday + datetime.timedelta(days=7), tick=False):
+        payload = token_issue(resident=resident, benefit=benefit).payload
+        assert redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce(9))
+
+
+def test_limit_is_enforced_at_the_counter_even_for_codes_shown_earlier(cashier):
+    resident = ResidentFactory()
+    benefit = BenefitFactory(merchant=cashier.merchant, limit_count=1, limit_period="day")
+    first, second = (token_issue(resident=resident, benefit=benefit).payload for _ in range(2))
+    redemption_confirm(acting_user=cashier.user, text=first, nonce=nonce(1))
+    error = refused("limit_reached", redemption_confirm, acting_user=cashier.user, text=second, nonce=nonce(2))
+    assert "today" in error.message
+
+
+def test_quota_is_enforced(cashier):
+    benefit = BenefitFactory(merchant=cashier.merchant, quota=1)
+    first, second = ResidentFactory(), ResidentFactory()
+    one = token_issue(resident=first, benefit=benefit).payload
+    two = token_issue(resident=second, benefit=benefit).payload
+    redemption_confirm(acting_user=cashier.user, text=one, nonce=nonce(1))
+    refused("quota_exhausted", redemption_confirm, acting_user=cashier.user, text=two, nonce=nonce(2))
+    benefit.refresh_from_db()
+    assert benefit.used == 1
+
+
+def test_forged_and_unknown_codes_are_refused_and_guessing_is_throttled(cashier, settings):
+    settings.BENEFITS_FAILED_SCAN_RATE = (3, 600)
+    refused("forged", redemption_verify, acting_user=cashier.user, text=qr_payload("AB2CD3EF")[:-2] + "00")
+    refused("unknown_code", redemption_verify, acting_user=cashier.user, text="AB2C-D3EF")
+    refused("unknown_code", redemption_verify, acting_user=cashier.user, text="ZZZZ-ZZZZ")
+    refused("rate_limited", redemption_verify, acting_user=cashier.user, text="YYYY-YYYY")
+    assert RedemptionDenial.objects.filter(staff=cashier).count() == 3
+
+
+def test_scans_are_rate_limited_per_staff_account(resident, benefit, cashier, settings):
+    settings.BENEFITS_SCAN_RATE = (2, 60)
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    redemption_verify(acting_user=cashier.user, text=payload)
+    redemption_verify(acting_user=cashier.user, text=payload)
+    refused("rate_limited", redemption_verify, acting_user=cashier.user, text=payload)
+    other = MerchantStaffFactory(merchant=cashier.merchant)
+    assert redemption_verify(acting_user=other.user, text=payload)
+
+
+def test_only_active_partner_staff_scan(resident, benefit):
+    from tests.factories import UserFactory
+
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    refused("not_merchant_staff", redemption_verify, acting_user=UserFactory(), text=payload)
+    inactive = MerchantStaffFactory(merchant=benefit.merchant, is_active=False)
+    refused("not_merchant_staff", redemption_confirm, acting_user=inactive.user, text=payload, nonce=nonce())
+
+
+def test_malformed_nonce_is_refused(resident, benefit, cashier):
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    refused("bad_nonce", redemption_confirm, acting_user=cashier.user, text=payload, nonce="x")
