@@ -17,3 +17,13 @@ class CsvUploadForm(forms.Form):
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+
+
+class DataSourceForm(forms.Form):
+    code = forms.SlugField(label=_("Code"), max_length=40, help_text=_("Short, fixed, used in URLs, e.g. metro."))
+    name_en = forms.CharField(label=_("Name (English)"), max_length=120)
+    name_zh = forms.CharField(label=_("Name (Chinese)"), max_length=120)
+    contact = forms.CharField(label=_("Contact"), max_length=200, required=False)
+    is_active = forms.BooleanField(
+        label=_("Active"), required=False, initial=True, help_text=_("A paused source's keys are refused.")
+    )

@@ -12,8 +12,15 @@ from django.views.decorators.http import require_POST
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.models import ApiKey, Behaviour, CatalogueVersion, DataSource, IngestBatch, IngestRecord, OfficeRole
 from citizenpoints.office.access import office_role_required
-from citizenpoints.office.forms import ApiKeyForm, CsvUploadForm
-from citizenpoints.services.ingest import api_key_create, api_key_revoke, batch_confirm, batch_dry_run
+from citizenpoints.office.forms import ApiKeyForm, CsvUploadForm, DataSourceForm
+from citizenpoints.services.ingest import (
+    DATA_SOURCE_FIELDS,
+    api_key_create,
+    api_key_revoke,
+    batch_confirm,
+    batch_dry_run,
+    data_source_save,
+)
 from citizenpoints.services.ingest_csv import csv_upload
 
 MANAGERS = (OfficeRole.DATA_SOURCE_MANAGER,)
@@ -24,6 +31,25 @@ READERS = (OfficeRole.DATA_SOURCE_MANAGER, OfficeRole.AUDITOR)
 def source_list(request):
     sources = DataSource.objects.filter(kind=DataSource.Kind.DEPARTMENT).order_by("name_en")
     return render(request, "office/sources.html", {"sources": sources})
+
+
+@office_role_required(*MANAGERS)
+def source_edit(request, code=None):
+    source = get_object_or_404(DataSource, code=code, kind=DataSource.Kind.DEPARTMENT) if code else None
+    initial = {name: getattr(source, name) for name in ("code", *DATA_SOURCE_FIELDS)} if source else None
+    form = DataSourceForm(request.POST or None, initial=initial)
+    if source:
+        form.fields["code"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in DATA_SOURCE_FIELDS}
+        try:
+            source = data_source_save(acting_user=request.user, source=source, code=form.cleaned_data["code"], **fields)
+        except ApplicationError as error:
+            form.add_error("code", error.message)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("office:source", code=source.code)
+    return render(request, "office/source_form.html", {"form": form, "source": source})
 
 
 @office_role_required(*READERS)

@@ -6,7 +6,9 @@ app_name = "office"
 
 urlpatterns = [
     path("sources/", ingest_views.source_list, name="sources"),
+    path("sources/new/", ingest_views.source_edit, name="source_new"),
     path("sources/<slug:code>/", ingest_views.source_detail, name="source"),
+    path("sources/<slug:code>/edit/", ingest_views.source_edit, name="source_edit"),
     path("sources/<slug:code>/keys/", ingest_views.key_create, name="key_create"),
     path("sources/<slug:code>/keys/<int:key_id>/revoke/", ingest_views.key_revoke, name="key_revoke"),
     path("sources/<slug:code>/upload/", ingest_views.upload, name="upload"),

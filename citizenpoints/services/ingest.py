@@ -645,3 +645,38 @@ def _link_entries(batch: IngestBatch) -> None:
                 WHERE batch_id = %(batch)s AND result IN ('accepted', 'duplicate') AND ledger_entry_id IS NULL""",
             {"batch": _db_key(batch), "source": batch.source_id},
         )
+
+
+# --- Data sources ------------------------------------------------------------------------------------------------
+
+DATA_SOURCE_FIELDS = ("name_en", "name_zh", "contact", "is_active")
+
+
+def data_source_save(*, acting_user: User, source: DataSource | None = None, code: str = "", **fields) -> DataSource:
+    """Create a department source (with its `code`) or update one; audited. Pausing refuses its keys at once."""
+    require_role(acting_user, OfficeRole.DATA_SOURCE_MANAGER)
+    unknown = set(fields) - set(DATA_SOURCE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    with transaction.atomic():
+        if source is None:
+            if DataSource.objects.filter(code=code).exists():
+                raise ApplicationError(
+                    _("A source with the code “%(code)s” exists.") % {"code": code}, code="code_taken"
+                )
+            source = DataSource(code=code, kind=DataSource.Kind.DEPARTMENT)
+            before = None
+        else:
+            source = DataSource.objects.select_for_update().get(pk=source.pk)
+            before = {name: getattr(source, name) for name in DATA_SOURCE_FIELDS}
+        for name, value in fields.items():
+            setattr(source, name, value)
+        source.save()
+        audit_record(
+            actor=acting_user,
+            action="data_source.create" if before is None else "data_source.update",
+            obj=source,
+            before=before,
+            after={name: getattr(source, name) for name in DATA_SOURCE_FIELDS},
+        )
+    return source

@@ -136,3 +136,23 @@ def test_a_card_already_linked_to_someone_else_is_refused(client):
     response = client.post(reverse("card"), {"card_number": "330100199001011234"})
     assert "already linked to another account" in response.content.decode()
     assert not CardLink.objects.filter(resident=resident).exists()
+
+
+def test_departments_are_added_edited_and_paused_with_an_audit_trail(manager_client, library):
+    response = manager_client.post(
+        reverse("office:source_new"),
+        {"code": "metro", "name_en": "Metro Group", "name_zh": "地铁集团", "contact": "ops@metro", "is_active": "on"},
+    )
+    assert response.url == reverse("office:source", args=["metro"])
+    manager_client.post(
+        reverse("office:source_edit", args=["metro"]),
+        {"code": "ignored", "name_en": "Metro Group", "name_zh": "地铁集团", "contact": "ops@metro"},  # unticked
+    )
+    metro = DataSource.objects.get(code="metro")
+    assert not metro.is_active and metro.kind == "department"
+    assert list(AuditEvent.objects.filter(object_type="citizenpoints.datasource").values_list("action", flat=True)) == [
+        "data_source.update",
+        "data_source.create",
+    ]
+    taken = manager_client.post(reverse("office:source_new"), {"code": "library", "name_en": "x", "name_zh": "x"})
+    assert "exists" in taken.content.decode()
