@@ -11,7 +11,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 IN_CI = bool(os.environ.get("CI"))
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-results" / "screenshots"
+SCREENSHOTS = Path(
+    os.environ.get("SCREENSHOTS_DIR") or Path(__file__).resolve().parent.parent / "test-results" / "screenshots"
+)
 PHONE = {"width": 360, "height": 780}
 
 

@@ -13,7 +13,7 @@ from citizenpoints.celery import app
 from citizenpoints.tasks import send_join_receipt
 from tests.factories import ResidentFactory
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture
