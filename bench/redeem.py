@@ -1,0 +1,382 @@
+"""Verify-and-confirm at the counter under gunicorn + PostgreSQL, against a bare Django view on the same server.
+
+    .tools/bin/uv run --frozen python bench/redeem.py [--seconds 10] [--clients 32] [--workers 3] [--threads 8]
+
+One gunicorn (gthread workers, persistent database connections as in production) serves both: `/bench/bare`, a view
+that returns "ok" through the whole middleware stack without touching the database (asked without a session, so the
+user stays anonymous), and the partner API, `POST /api/merchant/verify/` then `POST /api/merchant/confirm/` with a
+fresh nonce, signed in as partner staff. Each client redeems its own pre-issued tokens (one per redemption, as at a
+real counter), for a benefit with a total quota and a per-resident daily limit, so every check and counter of the
+real transaction runs. The clients spread over many staff accounts: a real counter scans a code every few seconds,
+far below the per-account scan limit, which this load would otherwise trip at once.
+
+The database (default postgres://postgres@127.0.0.1:5432/citypoints_bench_redeem; its name must contain "bench") is
+dropped and recreated. The load is bounded in time, goes to 127.0.0.1 only, and stops by itself.
+
+Printed: requests/s, p50 and p99 for the bare view and for the redemption requests (verify and confirm each count as
+one request; redemptions/s and the latency of the verify+confirm pair are printed too), and the final line
+`redeem/bare ratio: X.XX, redeem p99: N ms` (requests/s ratio; p99 over verify and confirm requests).
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/citypoints_bench_redeem"
+GOAL_RATIO, GOAL_P99_MS = 0.2, 50
+
+
+# --- The server side: imported by gunicorn as `redeem:application` ------------------------------------------------
+def bare(request):
+    from django.http import HttpResponse
+
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
+def _urlpatterns():
+    from django.urls import include, path
+
+    return [path("bench/bare", bare), path("", include("citizenpoints.urls"))]
+
+
+def __getattr__(name):  # gunicorn asks for `application`; Django's URL resolver for `urlpatterns`
+    if name == "urlpatterns":
+        return _urlpatterns()
+    if name == "application":
+        from django.conf import settings
+        from django.core.wsgi import get_wsgi_application
+
+        settings.ROOT_URLCONF = "redeem"  # the product's URLs plus /bench/bare; everything else as shipped
+        return get_wsgi_application()
+    raise AttributeError(name)
+
+
+# --- Setup ----------------------------------------------------------------------------------------------------------
+def environment(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="citizenpoints.settings",
+        DEBUG="0",  # no query log, no debug pages
+        CONN_MAX_AGE="60",  # production's default: each worker thread keeps its connection
+        PYTHONPATH=f"{ROOT}{os.pathsep}{BENCH_DIR}",
+    )
+    env.pop("REDIS_URL", None)  # the cache stays in-process; the rate-limit counters need no round trip
+    return env
+
+
+def recreate_database(database_url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop {name!r}: the benchmark database's name must contain 'bench'")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+
+
+def prepare(*, clients: int, tokens_per_client: int, accounts_per_client: int) -> list[dict]:
+    """Staff sessions and tokens for each client. Runs in this process, against the benchmark database."""
+    import django
+
+    django.setup()
+    from django.contrib.auth.hashers import make_password
+    from django.test import Client
+    from django.utils import timezone
+
+    from benefits.models import Benefit, Merchant, MerchantLocation, MerchantStaff, RedemptionToken
+    from benefits.services.tokens import new_code, qr_payload
+    from citizenpoints.models import Balance, Resident, Tier, User
+
+    tier = Tier.objects.get(scheme__is_active=True, code="good")
+    merchant = Merchant.objects.create(slug="bench-bikes", name_en="Bench Bikes", name_zh="基准单车")
+    location = MerchantLocation.objects.create(merchant=merchant, name_en="Kiosk", name_zh="租车点")
+    benefit = Benefit.objects.create(
+        merchant=merchant,
+        family="go",
+        title_en="Deposit-free bike hire",
+        title_zh="免押金租车",
+        min_tier=tier,
+        valid_from=timezone.localdate(),
+        quota=10_000_000,
+        limit_count=1000,
+        limit_period="day",
+    )
+    benefit.locations.set([location])
+    residents_n = 2000
+    password = make_password(None)
+    users = User.objects.bulk_create(
+        [User(email=f"resident{n}@bench.example", password=password) for n in range(residents_n)]
+    )
+    residents = Resident.objects.bulk_create(
+        [Resident(user=user, given_name=f"R{n}", terms_version="bench") for n, user in enumerate(users)]
+    )
+    Balance.objects.bulk_create([Balance(resident=resident, tier=tier) for resident in residents])
+    staff_users = User.objects.bulk_create(
+        [User(email=f"cashier{n}@bench.example", password=password) for n in range(clients * accounts_per_client)]
+    )
+    MerchantStaff.objects.bulk_create(
+        [MerchantStaff(user=user, merchant=merchant, location=location) for user in staff_users]
+    )
+    now = timezone.now()
+    expires = now + datetime.timedelta(minutes=30)
+    codes = set()
+    while len(codes) < clients * tokens_per_client:
+        codes.add(new_code())
+    codes = sorted(codes)
+    RedemptionToken.objects.bulk_create(
+        [
+            RedemptionToken(
+                code=code, resident=residents[n % residents_n], benefit=benefit, issued_at=now, expires_at=expires
+            )
+            for n, code in enumerate(codes)
+        ],
+        batch_size=5000,
+    )
+    plan = []
+    for c in range(clients):
+        sessions = []
+        for user in staff_users[c * accounts_per_client : (c + 1) * accounts_per_client]:
+            client = Client()
+            client.force_login(user)
+            sessions.append(client.cookies["sessionid"].value)
+        plan.append(
+            {
+                "sessions": sessions,
+                "payloads": [qr_payload(code) for code in codes[c * tokens_per_client : (c + 1) * tokens_per_client]],
+            }
+        )
+    return plan
+
+
+# --- gunicorn -----------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "redeem:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+        "--chdir",
+        str(ROOT),
+    ]
+    server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/bench/bare")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return server
+        except OSError:
+            time.sleep(0.2)
+        if server.poll() is not None:
+            raise SystemExit("gunicorn exited before serving")
+    stop_gunicorn(server)
+    raise SystemExit("gunicorn did not start within 30 s")
+
+
+def stop_gunicorn(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)  # its own process group: gunicorn and its workers, nothing else
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+# --- Load -----------------------------------------------------------------------------------------------------------
+class Recorder:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.pairs: list[float] = []
+        self.errors: list[str] = []
+
+
+def run_bare(port: int, clients: int, seconds: float) -> Recorder:
+    record = Recorder()
+    stop_at = time.monotonic() + seconds
+
+    def client():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine = []
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            connection.request("GET", "/bench/bare")
+            response = connection.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - started)
+            if response.status != 200:
+                record.errors.append(f"bare {response.status}")
+        connection.close()
+        with record.lock:
+            record.latencies.extend(mine)
+
+    run_threads(client, clients)
+    return record
+
+
+def run_redeem(port: int, plan: list[dict], seconds: float) -> Recorder:
+    record = Recorder()
+    stop_at = time.monotonic() + seconds
+
+    def client(slot: int):
+        csrf = secrets.token_hex(16)  # 32 characters: Django's unmasked CSRF secret form
+        sessions, payloads = plan[slot]["sessions"], iter(plan[slot]["payloads"])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine, pairs, n = [], [], 0
+        while time.monotonic() < stop_at:
+            payload = next(payloads, None)
+            if payload is None:
+                record.errors.append("ran out of tokens: raise --tokens")
+                break
+            headers = {
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Cookie": f"sessionid={sessions[n % len(sessions)]}; csrftoken={csrf}",
+                "X-CSRFToken": csrf,
+            }
+            n += 1
+            pair_started = time.perf_counter()
+            for path, body, expected in (
+                ("/api/merchant/verify/", {"code": payload}, 200),
+                ("/api/merchant/confirm/", {"code": payload, "nonce": secrets.token_urlsafe(12)}, 201),
+            ):
+                started = time.perf_counter()
+                connection.request("POST", path, body=json.dumps(body), headers=headers)
+                response = connection.getresponse()
+                text = response.read()
+                mine.append(time.perf_counter() - started)
+                if response.status != expected:
+                    record.errors.append(f"{path} {response.status} {text[:200]!r}")
+            pairs.append(time.perf_counter() - pair_started)
+        connection.close()
+        with record.lock:
+            record.latencies.extend(mine)
+            record.pairs.extend(pairs)
+
+    run_threads(client, len(plan), with_slot=True)
+    return record
+
+
+def run_threads(target, count: int, with_slot: bool = False) -> None:
+    threads = [threading.Thread(target=target, args=(slot,) if with_slot else (), daemon=True) for slot in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1] if len(values) > 1 else 0.0
+
+
+def report(name: str, record: Recorder, seconds: float) -> float:
+    rps = len(record.latencies) / seconds
+    p50, p99 = percentile(record.latencies, 0.5) * 1000, percentile(record.latencies, 0.99) * 1000
+    print(f"{name:<34} {rps:9.1f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   ({len(record.latencies)} requests)")
+    return rps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured time per phase (default 10)")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (gthread)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--tokens", type=int, default=1500, help="tokens per client")
+    args = parser.parse_args()
+    if not 1 <= args.seconds <= 120:
+        raise SystemExit("--seconds must be between 1 and 120")
+
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    env = environment(database_url)
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "CONN_MAX_AGE")})
+    sys.path[:0] = [str(ROOT)]
+    print(f"database {urlsplit(database_url).path.lstrip('/')}: recreating, migrating, preparing...", flush=True)
+    recreate_database(database_url)
+    migrate(env)
+    plan = prepare(clients=args.clients, tokens_per_client=args.tokens, accounts_per_client=16)
+
+    port = free_port()
+    server = start_gunicorn(env, port, args.workers, args.threads)
+    try:
+        print(
+            f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; "
+            f"{args.clients} clients; {args.seconds:.0f} s per phase; {os.cpu_count()} CPUs shared with the clients"
+        )
+        run_bare(port, args.clients, 2)  # warm up: imports, connections
+        warm = [{"sessions": p["sessions"], "payloads": p["payloads"][-50:]} for p in plan]
+        run_redeem(port, warm, 2)
+        for p in plan:
+            del p["payloads"][-50:]
+
+        bare_record = run_bare(port, args.clients, args.seconds)
+        redeem_record = run_redeem(port, plan, args.seconds)
+    finally:
+        stop_gunicorn(server)
+
+    load = os.getloadavg()
+    errors = bare_record.errors + redeem_record.errors
+    if errors:
+        print(f"{len(errors)} errors, e.g. {errors[:3]}")
+    print(f"\nload average during the run: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on {os.cpu_count()} CPUs")
+    bare_rps = report("bare view (GET /bench/bare)", bare_record, args.seconds)
+    redeem_rps = report("redeem (verify + confirm requests)", redeem_record, args.seconds)
+    pairs = redeem_record.pairs
+    print(
+        f"{'redemptions (verify then confirm)':<34} {len(pairs) / args.seconds:9.1f} /s      "
+        f"p50 {percentile(pairs, 0.5) * 1000:6.1f} ms   p99 {percentile(pairs, 0.99) * 1000:6.1f} ms"
+    )
+    ratio = redeem_rps / bare_rps if bare_rps else 0.0
+    p99 = percentile(redeem_record.latencies, 0.99) * 1000
+    verdict = "meets" if ratio >= GOAL_RATIO and p99 < GOAL_P99_MS else "misses"
+    print(f"goal: ratio >= {GOAL_RATIO} and p99 < {GOAL_P99_MS} ms: {verdict}")
+    print(f"redeem/bare ratio: {ratio:.2f}, redeem p99: {p99:.0f} ms")
+    if errors:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
