@@ -5,14 +5,14 @@ from benefits import views
 app_name = "benefits"
 
 urlpatterns = [
-    path("benefits/", views.catalogue, name="catalogue"),
-    path("benefits/used/", views.history, name="history"),
-    path("benefits/<int:pk>/", views.detail, name="detail"),
+    path("benefits/", views.catalogue, name="index"),
+    path("benefits/used/", views.history, name="used"),
+    path("benefits/<int:pk>/", views.detail, name="benefit"),
     path("benefits/<int:pk>/use/", views.use, name="use"),
-    path("counter/", views.scan, name="scan"),
-    path("counter/verify/", views.verify, name="verify"),
-    path("counter/confirm/", views.confirm, name="confirm"),
-    path("counter/redemptions/", views.merchant_history, name="merchant-history"),
-    path("counter/redemptions.csv", views.merchant_history_csv, name="merchant-history-csv"),
+    path("counter/", views.scan, name="counter"),
+    path("counter/verify/", views.verify, name="counter-verify"),
+    path("counter/confirm/", views.confirm, name="counter-confirm"),
+    path("counter/redemptions/", views.merchant_history, name="counter-redemptions"),
+    path("counter/redemptions.csv", views.merchant_history_csv, name="counter-redemptions-csv"),
     path("api/", include("benefits.api.urls")),
 ]

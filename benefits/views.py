@@ -133,7 +133,7 @@ def verify(request):
 def confirm(request):
     form = ConfirmForm(request.POST)
     if not form.is_valid():
-        return redirect("benefits:scan")
+        return redirect("benefits:counter")
     try:
         redemption = redemption_confirm(
             acting_user=request.user, text=form.cleaned_data["code"], nonce=form.cleaned_data["nonce"]

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 def test_public_catalogue_shows_what_each_tier_unlocks(client, benefit):
     gym = BenefitFactory(title_en="Half-price gym", min_tier=tier("very-good"))
-    page = client.get(reverse("benefits:catalogue")).content.decode()
+    page = client.get(reverse("benefits:index")).content.decode()
     assert benefit.title_en in page and gym.title_en in page
     positions = [page.index(text) for text in ("Getting started", benefit.title_en, "Very good", gym.title_en)]
     assert positions == sorted(positions)
@@ -21,7 +21,7 @@ def test_a_resident_sees_what_their_tier_unlocks_and_what_the_next_adds(client, 
     gym = BenefitFactory(title_en="Half-price gym", min_tier=tier("very-good"))
     top = BenefitFactory(title_en="Boat tour", min_tier=tier("excellent"))
     client.force_login(resident.user)
-    context = client.get(reverse("benefits:catalogue")).context
+    context = client.get(reverse("benefits:index")).context
     mine = context["mine"]
     assert set(mine.unlocked) == {benefit, library}
     assert mine.next_tier.code == "very-good" and mine.next_adds == [gym]
@@ -30,15 +30,15 @@ def test_a_resident_sees_what_their_tier_unlocks_and_what_the_next_adds(client, 
 
 def test_paused_benefits_are_not_listed(client, benefit):
     Benefit.objects.filter(pk=benefit.pk).update(is_active=False)
-    assert benefit.title_en not in client.get(reverse("benefits:catalogue")).content.decode()
+    assert benefit.title_en not in client.get(reverse("benefits:index")).content.decode()
 
 
 def test_detail_page_offers_use_only_when_the_tier_unlocks_it(client, resident, benefit):
     client.force_login(resident.user)
-    detail = reverse("benefits:detail", args=[benefit.pk])
+    detail = reverse("benefits:benefit", args=[benefit.pk])
     assert reverse("benefits:use", args=[benefit.pk]) in client.get(detail).content.decode()
     Benefit.objects.filter(pk=benefit.pk).update(min_tier=tier("excellent"))
-    page = client.get(reverse("benefits:detail", args=[benefit.pk])).content.decode()
+    page = client.get(reverse("benefits:benefit", args=[benefit.pk])).content.decode()
     assert reverse("benefits:use", args=[benefit.pk]) not in page
     assert "Your tier does not unlock this benefit yet." in page
 
@@ -56,30 +56,31 @@ def test_use_page_shows_a_qr_and_a_short_code_without_inline_script(client, resi
 def test_counter_flow_by_short_code(client, resident, benefit, cashier):
     token = token_issue(resident=resident, benefit=benefit).token
     client.force_login(cashier.user)
-    assert client.get(reverse("benefits:scan")).status_code == 200
+    assert client.get(reverse("benefits:counter")).status_code == 200
 
-    scanned = client.post(reverse("benefits:verify"), {"code": token.code})
+    scanned = client.post(reverse("benefits:counter-verify"), {"code": token.code})
     assert scanned.status_code == 200
     page = scanned.content.decode()
     assert benefit.title_en in page and "W. (initial only)" in page and "Good" in page
     assert resident.given_name not in page and resident.user.email not in page
 
     form = scanned.context["form"]
-    done = client.post(reverse("benefits:confirm"), {"code": form["code"].value(), "nonce": form["nonce"].value()})
+    answer = {"code": form["code"].value(), "nonce": form["nonce"].value()}
+    done = client.post(reverse("benefits:counter-confirm"), answer)
     assert done.status_code == 200 and "Redeemed" in done.content.decode()
-    again = client.post(reverse("benefits:confirm"), {"code": form["code"].value(), "nonce": form["nonce"].value()})
+    again = client.post(reverse("benefits:counter-confirm"), answer)
     assert again.status_code == 200  # a double tap answers as the first time
     assert Redemption.objects.count() == 1
 
-    refused = client.post(reverse("benefits:verify"), {"code": token.code})
+    refused = client.post(reverse("benefits:counter-verify"), {"code": token.code})
     assert refused.status_code == 409 and "already been used" in refused.content.decode()
 
 
 def test_counter_is_for_partner_staff_only(client, resident):
     client.force_login(resident.user)
-    assert client.get(reverse("benefits:scan")).status_code == 403
+    assert client.get(reverse("benefits:counter")).status_code == 403
     client.logout()
-    assert client.get(reverse("benefits:scan")).status_code == 302
+    assert client.get(reverse("benefits:counter")).status_code == 302
 
 
 def test_merchant_history_totals_and_csv(client, resident, benefit, cashier):
@@ -93,12 +94,12 @@ def test_merchant_history_totals_and_csv(client, resident, benefit, cashier):
         acting_user=cashier.user, text=token_issue(resident=other, benefit=benefit).payload, nonce="history-0002"
     )
     client.force_login(cashier.user)
-    response = client.get(reverse("benefits:merchant-history"))
+    response = client.get(reverse("benefits:counter-redemptions"))
     totals = response.context["totals"]
     assert (totals.today, totals.this_month) == (2, 2)
     assert totals.by_benefit[0]["today"] == 2
 
-    csv = client.get(reverse("benefits:merchant-history-csv"))
+    csv = client.get(reverse("benefits:counter-redemptions-csv"))
     lines = csv.content.decode("utf-8-sig").strip().splitlines()
     assert lines[0].startswith("Redeemed at,Benefit") and len(lines) == 3
     assert {line.split(",")[5] for line in lines[1:]} == {"W.", "A."}
@@ -112,6 +113,6 @@ def test_resident_history_lists_their_own_redemptions_only(client, resident, ben
     )
     stranger = UserFactory()
     client.force_login(resident.user)
-    assert benefit.title_en in client.get(reverse("benefits:history")).content.decode()
+    assert benefit.title_en in client.get(reverse("benefits:used")).content.decode()
     client.force_login(stranger)
-    assert client.get(reverse("benefits:history")).status_code == 302  # not joined: to the join page
+    assert client.get(reverse("benefits:used")).status_code == 302  # not joined: to the join page
