@@ -1,6 +1,36 @@
-"""Reads of the points domain."""
+"""Reads of the points domain.
 
-from citizenpoints.models import Resident, User
+Every read here runs a fixed number of queries, however many entries or residents there are: lists are fetched with
+their related rows joined (select_related) or prefetched once, and totals come from the materialised Balance row,
+never from summing the ledger.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import groupby
+
+from django.conf import settings
+from django.db.models import Min, QuerySet
+from django.utils import timezone
+
+from citizenpoints.models import (
+    Badge,
+    Balance,
+    Behaviour,
+    CatalogueVersion,
+    Category,
+    LedgerEntry,
+    Resident,
+    ResidentBadge,
+    ScoringWindow,
+    Tier,
+    TierScheme,
+    User,
+)
+from citizenpoints.services.scoring import local_zone, score_of
+
+DASHBOARD_LATEST = 5
 
 
 def resident_for_user(*, user: User) -> Resident | None:
@@ -8,3 +38,204 @@ def resident_for_user(*, user: User) -> Resident | None:
     if not user.is_authenticated:
         return None
     return Resident.objects.filter(user=user).first()
+
+
+# --- The public catalogue and tier scheme.
+@dataclass(frozen=True)
+class CatalogueSection:
+    category: Category
+    behaviours: list[Behaviour]
+
+
+@dataclass(frozen=True)
+class PublishedCatalogue:
+    version: CatalogueVersion | None  # None until the office publishes a first version
+    sections: list[CatalogueSection]
+
+
+def catalogue_published() -> PublishedCatalogue:
+    """The published catalogue version, its behaviours grouped by category in the office's order. Three queries."""
+    version = CatalogueVersion.objects.filter(status=CatalogueVersion.Status.PUBLISHED).first()
+    if version is None:
+        return PublishedCatalogue(version=None, sections=[])
+    behaviours = (
+        Behaviour.objects.filter(version=version)
+        .select_related("category")
+        .prefetch_related("sources")
+        .order_by("category__position", "category__code", "code")
+    )
+    sections = [
+        CatalogueSection(category=category, behaviours=list(group))
+        for category, group in groupby(behaviours, key=lambda behaviour: behaviour.category)
+    ]
+    return PublishedCatalogue(version=version, sections=sections)
+
+
+@dataclass(frozen=True)
+class TierBand:
+    """A tier with the scores it covers. `low` is never below the base score: rewards only, no score is lower."""
+
+    tier: Tier
+    low: Decimal
+    high: Decimal | None  # the next tier's threshold (not included); None for the top tier
+    is_start: bool  # where every resident starts
+
+
+def tier_bands(scheme: TierScheme) -> list[TierBand]:
+    """The scheme's tiers, lowest first, with their ranges (uses the prefetched tiers: no query when prefetched)."""
+    base = Decimal(scheme.base_score)
+    tiers = sorted(scheme.tiers.all(), key=lambda tier: tier.min_score)
+    bands = []
+    for index, tier in enumerate(tiers):
+        high = Decimal(tiers[index + 1].min_score) if index + 1 < len(tiers) else None
+        low = max(Decimal(tier.min_score), base)
+        if high is not None and high <= low:
+            continue  # wholly below the base score: nobody can be in it
+        bands.append(TierBand(tier=tier, low=low, high=high, is_start=not bands))
+    return bands
+
+
+def active_scheme_or_none() -> TierScheme | None:
+    return TierScheme.objects.prefetch_related("tiers").filter(is_active=True).first()
+
+
+@dataclass(frozen=True)
+class PublicTiers:
+    scheme: TierScheme | None
+    bands: list[TierBand]
+    badges: list[Badge]
+    window_months: int
+
+
+def tiers_public() -> PublicTiers:
+    """The active tier scheme with its bands, and the active badges with their categories. Four queries."""
+    scheme = active_scheme_or_none()
+    badges = list(Badge.objects.filter(is_active=True).prefetch_related("categories").order_by("code"))
+    return PublicTiers(
+        scheme=scheme,
+        bands=tier_bands(scheme) if scheme else [],
+        badges=badges,
+        window_months=settings.CITYPOINTS_SCORING_WINDOW_MONTHS,
+    )
+
+
+# --- A resident's own pages.
+def resident_history(
+    *, resident: Resident, category: str | None = None, month: datetime.date | None = None
+) -> QuerySet[LedgerEntry]:
+    """The resident's entries, newest first (the `ledger_resident_history` index), with everything a row shows.
+
+    `category`: a category code. `month`: any date in the local calendar month to show. A reversal carries the
+    award it reverses and an award the reversal of it, so both read on their own. Staff identities are not loaded:
+    residents see "the credit office", never a person.
+    """
+    entries = LedgerEntry.objects.filter(resident=resident)
+    if category:
+        entries = entries.filter(category__code=category)
+    if month:
+        zone = local_zone()
+        start = datetime.datetime(month.year, month.month, 1, tzinfo=zone)
+        end = datetime.datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=zone)
+        entries = entries.filter(occurred_at__gte=start, occurred_at__lt=end)
+    return entries.select_related(
+        "behaviour", "category", "source", "catalogue_version", "reverses", "reversed_by"
+    ).order_by("-occurred_at", "-id")
+
+
+@dataclass(frozen=True)
+class HistoryFilterOptions:
+    categories: list[Category]
+    months: list[datetime.date]  # first day of each month from the resident's first entry to now, newest first
+
+
+def history_filter_options(*, resident: Resident, now: datetime.datetime | None = None) -> HistoryFilterOptions:
+    """What the history can be filtered by. Two queries (the first entry's date is one index lookup)."""
+    categories = list(Category.objects.order_by("position", "code"))
+    first = LedgerEntry.objects.filter(resident=resident).aggregate(first=Min("occurred_at"))["first"]
+    months = []
+    if first is not None:
+        zone = local_zone()
+        today = (now or timezone.now()).astimezone(zone).date()
+        cursor = first.astimezone(zone).date().replace(day=1)
+        last = max(today.replace(day=1), cursor)
+        while cursor <= last:
+            months.append(cursor)
+            cursor = datetime.date(cursor.year + (cursor.month == 12), cursor.month % 12 + 1, 1)
+        months.reverse()
+    return HistoryFilterOptions(categories=categories, months=months)
+
+
+def scoring_window_start() -> datetime.datetime | None:
+    """Where points start counting; older entries stay in the history but no longer count."""
+    return ScoringWindow.objects.filter(pk=1).values_list("starts_at", flat=True).first()
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    tier: Tier
+    next_tier: Tier | None  # None at the top tier
+    points_to_next: Decimal | None
+    value: Decimal  # points gained inside this tier's band
+    span: Decimal | None  # the band's width, for a progress bar
+
+
+@dataclass(frozen=True)
+class ResidentDashboard:
+    resident: Resident
+    points: Decimal  # in the scoring window, from the Balance row
+    lifetime_points: Decimal
+    base_score: int
+    score: Decimal
+    scheme: TierScheme | None
+    progress: TierProgress | None  # None only while no tier scheme is active
+    badges: list[ResidentBadge]
+    latest_entries: list[LedgerEntry]
+    window_months: int
+
+
+def tier_progress(*, scheme: TierScheme, score: Decimal) -> TierProgress | None:
+    bands = tier_bands(scheme)
+    if not bands:
+        return None
+    index = max((i for i, band in enumerate(bands) if score >= band.low), default=0)
+    band = bands[index]
+    if band.high is None:
+        return TierProgress(
+            tier=band.tier, next_tier=None, points_to_next=None, value=max(score - band.low, Decimal(0)), span=None
+        )
+    return TierProgress(
+        tier=band.tier,
+        next_tier=bands[index + 1].tier,
+        points_to_next=band.high - score,
+        value=max(score - band.low, Decimal(0)),
+        span=band.high - band.low,
+    )
+
+
+def resident_dashboard(*, resident: Resident) -> ResidentDashboard:
+    """Score, tier, progress, badges and the latest entries. Five queries, whatever the size of the ledger.
+
+    The score is the active scheme's base plus the Balance row's points (kept equal to the ledger by the award
+    service), so the ledger is never summed here.
+    """
+    balance = Balance.objects.filter(resident=resident).only("points", "lifetime_points").first()
+    points = balance.points if balance else Decimal(0)
+    scheme = active_scheme_or_none()
+    base_score = scheme.base_score if scheme else 0
+    score = score_of(balance=balance, scheme=scheme) if balance and scheme else Decimal(base_score) + points
+    badges = list(
+        ResidentBadge.objects.filter(resident=resident).select_related("badge").order_by("-awarded_at", "-id")
+    )
+    latest = list(resident_history(resident=resident)[:DASHBOARD_LATEST])
+    return ResidentDashboard(
+        resident=resident,
+        points=points,
+        lifetime_points=balance.lifetime_points if balance else Decimal(0),
+        base_score=base_score,
+        score=score,
+        scheme=scheme,
+        progress=tier_progress(scheme=scheme, score=score) if scheme else None,
+        badges=badges,
+        latest_entries=latest,
+        window_months=settings.CITYPOINTS_SCORING_WINDOW_MONTHS,
+    )

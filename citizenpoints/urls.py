@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from citizenpoints.views import cards, pages, residents
+from citizenpoints.views import cards, catalogue, pages, residents
 
 # The admin signs in through allauth, so staff two-factor authentication applies there too.
 admin.site.login = login_required(admin.site.login)
@@ -19,6 +19,10 @@ urlpatterns = [
     path("join/", residents.join, name="join"),
     path("me/", residents.home, name="home"),
     path("me/card/", cards.card, name="card"),
+    path("me/profile/", residents.profile, name="profile"),
+    path("me/history/", residents.history, name="history"),
+    path("catalogue/", catalogue.catalogue, name="catalogue"),
+    path("tiers/", catalogue.tiers, name="tiers"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,16 +1,31 @@
 """The resident's own pages."""
 
+import datetime
+from functools import wraps
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language
+from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.forms import JoinForm
 from citizenpoints.i18n import set_language_cookie
-from citizenpoints.selectors import resident_for_user
+from citizenpoints.selectors import (
+    history_filter_options,
+    resident_dashboard,
+    resident_for_user,
+    resident_history,
+    scoring_window_start,
+)
 from citizenpoints.services.residents import current_terms_version, resident_join
+from citizenpoints.templatetags.points import local
+
+HISTORY_PAGE_SIZE = 25
 
 
 @login_required
@@ -37,6 +52,20 @@ def join(request):
     return render(request, "citizenpoints/join.html", {"form": form, "terms_version": current_terms_version()})
 
 
+def resident_required(view):
+    """Signed in and joined: the view gets the resident. Others are sent to join; office staff to their own page."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        resident = resident_for_user(user=request.user)
+        if resident is None:
+            return redirect("home" if request.user.is_office_staff else "join")
+        return view(request, resident, *args, **kwargs)
+
+    return wrapper
+
+
 @login_required
 def home(request):
     resident = resident_for_user(user=request.user)
@@ -44,5 +73,47 @@ def home(request):
         if request.user.is_office_staff:
             return render(request, "citizenpoints/staff_home.html")
         return redirect("join")
+    return render(request, "citizenpoints/home.html", {"dashboard": resident_dashboard(resident=resident)})
+
+
+@resident_required
+def profile(request, resident):
     consents = resident.consents.all()
-    return render(request, "citizenpoints/home.html", {"resident": resident, "consents": consents})
+    return render(request, "citizenpoints/profile.html", {"resident": resident, "consents": consents})
+
+
+class HistoryFilterForm(forms.Form):
+    """The history's filters, read from the query string; choices come from `history_filter_options`."""
+
+    category = forms.ChoiceField(label=gettext_lazy("Category"), required=False)
+    month = forms.ChoiceField(label=gettext_lazy("Month"), required=False)
+
+    def __init__(self, data, *, options):
+        super().__init__(data)
+        self.fields["category"].choices = [("", _("All categories"))] + [
+            (category.code, local(category, "name")) for category in options.categories
+        ]
+        self.fields["month"].choices = [("", _("All months"))] + [
+            (month.strftime("%Y-%m"), date_format(month, "YEAR_MONTH_FORMAT")) for month in options.months
+        ]
+
+    def clean_month(self) -> datetime.date | None:
+        value = self.cleaned_data["month"]
+        return datetime.datetime.strptime(value, "%Y-%m").date() if value else None
+
+
+@resident_required
+def history(request, resident):
+    form = HistoryFilterForm(request.GET, options=history_filter_options(resident=resident))
+    # A tampered filter is dropped, with the field's error shown, rather than failing the page.
+    form.is_valid()
+    filters = form.cleaned_data
+    entries = resident_history(resident=resident, category=filters.get("category") or None, month=filters.get("month"))
+    page = Paginator(entries, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "filtered": bool(filters.get("category") or filters.get("month")),
+        "page": page,
+        "window_start": scoring_window_start(),
+    }
+    return render(request, "citizenpoints/history.html", context)
