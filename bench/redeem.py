@@ -326,6 +326,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (gthread)")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     parser.add_argument("--tokens", type=int, default=1500, help="tokens per client")
+    parser.add_argument("--rounds", type=int, default=4, help="bare and redeem phases alternate this many times")
     args = parser.parse_args()
     if not 1 <= args.seconds <= 120:
         raise SystemExit("--seconds must be between 1 and 120")
@@ -352,8 +353,18 @@ def main() -> None:
         for p in plan:
             del p["payloads"][-50:]
 
-        bare_record = run_bare(port, args.clients, args.seconds)
-        redeem_record = run_redeem(port, plan, args.seconds)
+        # Alternate short phases so that other load on the machine weighs on both alike.
+        bare_record, redeem_record = Recorder(), Recorder()
+        slice_seconds = args.seconds / args.rounds
+        for round_ in range(args.rounds):
+            share = [{"sessions": p["sessions"], "payloads": p["payloads"][round_ :: args.rounds]} for p in plan]
+            for record, part in (
+                (bare_record, run_bare(port, args.clients, slice_seconds)),
+                (redeem_record, run_redeem(port, share, slice_seconds)),
+            ):
+                record.latencies += part.latencies
+                record.pairs += part.pairs
+                record.errors += part.errors
     finally:
         stop_gunicorn(server)
 

@@ -7,13 +7,13 @@
 2. checks (merchant, used, expiry, paused, dates, tier now);
 3. UPDATE the token's used_at;
 4. the resident's counter for the period, upserted with `count + 1` only while below the limit (if limited);
-5. UPDATE the benefit's `used + 1` only while below the quota (if it has one);
-6. INSERT the redemption; COMMIT.
+5. INSERT the redemption;
+6. UPDATE the benefit's `used + 1` only while below the quota (if it has one); COMMIT.
 
 Locks are taken in that fixed order (token, resident's period counter, benefit) and the hot one, the benefit's quota
-row, last, so it is held only for the insert and the commit. Steps 4 and 5 are conditional writes (the database
-re-checks the condition on the latest row version after any wait), and CheckConstraints back both. The resident's
-counter row is per benefit, so residents never wait on one another except at the quota row.
+row that every counter shares, last, so it is held only for the commit. Steps 4 and 6 are conditional writes (the
+database re-checks the condition on the latest row version after any wait), and CheckConstraints back both. The
+resident's counter row is per benefit and resident, so residents never wait on one another except at the quota row.
 
 Refusals raise RedemptionError with a stable code and are recorded as RedemptionDenial rows (in their own
 transaction, after the refused one rolled back). A repeat of a confirmation with the same nonce from the same staff
@@ -231,9 +231,7 @@ def redemption_confirm(*, acting_user: User, text: str, nonce: str, now: datetim
             RedemptionToken.objects.filter(pk=token.pk).update(used_at=now)
             if token.benefit.limit_count is not None and not _take_usage(token, local_today(now)):
                 raise refuse("limit_reached", period=token.benefit.limit_period)
-            if token.benefit.quota is not None and not _take_quota(token.benefit):
-                raise refuse("quota_exhausted")
-            return Redemption.objects.create(
+            redemption = Redemption.objects.create(
                 token=token,
                 resident=token.resident,
                 benefit=token.benefit,
@@ -244,6 +242,10 @@ def redemption_confirm(*, acting_user: User, text: str, nonce: str, now: datetim
                 nonce=nonce,
                 redeemed_at=now,
             )
+            # Last: the benefit's row is the one every counter shares, so its lock is held only for the commit.
+            if token.benefit.quota is not None and not _take_quota(token.benefit):
+                raise refuse("quota_exhausted")
+            return redemption
     except _Replay:
         answer = _prior_answer(staff, nonce)
         if isinstance(answer, Redemption):

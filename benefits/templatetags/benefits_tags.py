@@ -20,3 +20,15 @@ def tier_name(tier) -> str:
         return ""
     name = tr(tier, "name")
     return f"{tier.label} {name}" if tier.label else name
+
+
+@register.simple_tag(takes_context=True)
+def tier_benefits(context, tier) -> list:
+    """What `tier` adds (benefits whose minimum it is), for pages outside this app such as the public tier page:
+    `{% load benefits_tags %}{% tier_benefits band.tier as unlocked %}`. One query per page, however many tiers."""
+    from benefits.selectors import benefits_public
+
+    cache = context.render_context
+    if "benefits_public" not in cache:
+        cache["benefits_public"] = list(benefits_public())
+    return [benefit for benefit in cache["benefits_public"] if benefit.min_tier_id == tier.pk]

@@ -116,3 +116,17 @@ def test_resident_history_lists_their_own_redemptions_only(client, resident, ben
     assert benefit.title_en in client.get(reverse("benefits:used")).content.decode()
     client.force_login(stranger)
     assert client.get(reverse("benefits:used")).status_code == 302  # not joined: to the join page
+
+
+def test_the_tier_benefits_tag_lists_what_each_tier_adds_in_one_query(django_assert_num_queries, benefit):
+    from django.template import Context, Template
+
+    gym = BenefitFactory(title_en="Half-price gym", min_tier=tier("very-good"))
+    template = Template(
+        "{% load benefits_tags %}{% for t in tiers %}{% tier_benefits t as unlocked %}"
+        "{{ t.code }}:{% for b in unlocked %}{{ b.title_en }};{% endfor %}|{% endfor %}"
+    )
+    tiers = [tier("getting-started"), tier("good"), tier("very-good")]
+    with django_assert_num_queries(1):
+        text = template.render(Context({"tiers": tiers}))
+    assert text == f"getting-started:{benefit.title_en};|good:|very-good:{gym.title_en};|"

@@ -2,7 +2,9 @@
 
 Each guarded test is preceded by its control: the same race with the guard disabled, showing the race happens
 (several threads pass the check at once), so the guarded test's single winner is the guard's doing, not luck.
-Every thread sleeps a moment after passing the checks, in both runs, to widen the window the guard must close.
+In the controls, a thread that passed the check waits (up to a few seconds) until a second one has passed too: the
+window the guard must close, held open so the control does not depend on how busy the machine is. In the guarded
+runs each thread that passes sleeps a moment there instead, to give the others every chance to get in.
 """
 
 import threading
@@ -24,6 +26,27 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, seri
 
 THREADS = 50
 WINDOW = 0.02
+HOLD = 5.0  # seconds a control's first passer waits for a second
+
+
+class Passes:
+    """Counts the threads past a check; in a control, holds the first until a second arrives (or HOLD passes)."""
+
+    def __init__(self, hold: bool):
+        self.hold = hold
+        self.count = 0
+        self.lock = threading.Lock()
+        self.second = threading.Event()
+
+    def passed(self) -> None:
+        with self.lock:
+            self.count += 1
+            if self.count >= 2:
+                self.second.set()
+        if self.hold:
+            self.second.wait(timeout=HOLD)
+        else:
+            time.sleep(WINDOW)
 
 
 def race(calls) -> Counter:
@@ -54,21 +77,17 @@ def race(calls) -> Counter:
     return Counter(outcomes)
 
 
-@pytest.fixture
-def passed_checks(monkeypatch):
-    """Count the confirmations that got past every check, and hold each there for a moment."""
-    passed = Counter()
-    lock = threading.Lock()
+def count_checks(monkeypatch, *, hold: bool) -> Passes:
+    """Count the confirmations that get past every check (see Passes)."""
+    passes = Passes(hold)
     real_check = redemptions._check
 
     def check(*args, **kwargs):
         real_check(*args, **kwargs)
-        with lock:
-            passed["checks"] += 1
-        time.sleep(WINDOW)
+        passes.passed()
 
     monkeypatch.setattr(redemptions, "_check", check)
-    return passed
+    return passes
 
 
 # --- 50 counters scan one token.
@@ -84,27 +103,27 @@ def one_token_many_counters():
     ]
 
 
-def test_control_without_the_token_lock_many_counters_pass_the_check(
-    one_token_many_counters, passed_checks, monkeypatch
-):
+def test_control_without_the_token_lock_many_counters_pass_the_check(one_token_many_counters, monkeypatch):
     monkeypatch.setattr(redemptions, "_lock_token", lambda tokens: tokens)
+    passes = count_checks(monkeypatch, hold=True)
     _, calls = one_token_many_counters
 
     outcomes = race(calls)
 
-    assert passed_checks["checks"] > 1, outcomes  # the race is real: several saw the token unused
+    assert passes.count > 1, outcomes  # the race is real: several saw the token unused
     # Only the unique token on Redemption stopped a double redemption, and with errors rather than clear refusals.
     assert outcomes["integrity_error"] >= 1, outcomes
     assert Redemption.objects.count() == 1
 
 
-def test_fifty_scans_of_one_token_redeem_it_exactly_once(one_token_many_counters, passed_checks):
+def test_fifty_scans_of_one_token_redeem_it_exactly_once(one_token_many_counters, monkeypatch):
+    passes = count_checks(monkeypatch, hold=False)
     _, calls = one_token_many_counters
 
     outcomes = race(calls)
 
     assert outcomes == Counter({"redeemed": 1, "already_used": THREADS - 1})
-    assert passed_checks["checks"] == 1
+    assert passes.count == 1
     assert Redemption.objects.count() == 1
 
 
@@ -128,16 +147,13 @@ def last_unit_many_residents():
 def test_control_without_the_conditional_update_many_residents_take_the_last_unit(
     last_unit_many_residents, monkeypatch
 ):
-    taken = Counter()
-    lock = threading.Lock()
+    passes = Passes(hold=True)
 
     def take_quota_unguarded(benefit):  # read, check, then write: the race the conditional UPDATE closes
         current = Benefit.objects.get(pk=benefit.pk)
         if current.used >= current.quota:
             return False
-        with lock:
-            taken["passed"] += 1
-        time.sleep(WINDOW)
+        passes.passed()
         Benefit.objects.filter(pk=benefit.pk).update(used=F("used") + 1)
         return True
 
@@ -146,7 +162,7 @@ def test_control_without_the_conditional_update_many_residents_take_the_last_uni
 
     outcomes = race(calls)
 
-    assert taken["passed"] > 1, outcomes  # several residents saw one unit left
+    assert passes.count > 1, outcomes  # several residents saw one unit left
     assert outcomes["integrity_error"] >= 1, outcomes  # only the CheckConstraint stopped an overdraft
     benefit.refresh_from_db()
     assert benefit.used == 10
