@@ -1,10 +1,21 @@
 from django.urls import path
 
-from citizenpoints.office import ingest_views
+from citizenpoints.office import catalogue_views, ingest_views
 
 app_name = "office"
 
 urlpatterns = [
+    path("catalogue/", catalogue_views.versions, name="catalogue"),
+    path("catalogue/draft/", catalogue_views.draft_start, name="catalogue_draft"),
+    path("catalogue/<int:number>/", catalogue_views.version_detail, name="catalogue_version"),
+    path("catalogue/<int:number>/publish/", catalogue_views.publish, name="catalogue_publish"),
+    path("catalogue/<int:number>/behaviours/new/", catalogue_views.behaviour_edit, name="behaviour_new"),
+    path("catalogue/<int:number>/behaviours/<slug:code>/", catalogue_views.behaviour_edit, name="behaviour_edit"),
+    path(
+        "catalogue/<int:number>/behaviours/<slug:code>/remove/",
+        catalogue_views.behaviour_delete,
+        name="behaviour_remove",
+    ),
     path("sources/", ingest_views.source_list, name="sources"),
     path("sources/new/", ingest_views.source_edit, name="source_new"),
     path("sources/<slug:code>/", ingest_views.source_detail, name="source"),

@@ -15,11 +15,9 @@ from citizenpoints.services.permissions import require_role
 
 def _as_application_error(error: ValidationError) -> ApplicationError:
     messages = [str(message) for message in error.messages]
-    code = next((e.code for e in error.error_list if getattr(e, "code", None)), None) or "invalid"
-    if hasattr(error, "error_dict"):
-        code = next(
-            (e.code for errors in error.error_dict.values() for e in errors if getattr(e, "code", None)), "invalid"
-        )
+    # A field-keyed error (e.g. {"rule": …}) has no error_list: read its per-field errors instead.
+    groups = error.error_dict.values() if hasattr(error, "error_dict") else [error.error_list]
+    code = next((e.code for errors in groups for e in errors if getattr(e, "code", None)), "invalid")
     return ApplicationError(" ".join(messages), code=code, extra={"errors": messages})
 
 
@@ -153,3 +151,17 @@ def catalogue_publish(*, acting_user: User, version: CatalogueVersion, reason: s
         after={"number": version.number},
     )
     return version
+
+
+@transaction.atomic
+def behaviour_remove(*, acting_user: User, version: CatalogueVersion, code: str) -> None:
+    """Take a behaviour out of a draft (published versions never change)."""
+    require_role(acting_user, OfficeRole.CATALOGUE_EDITOR)
+    version = CatalogueVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status != CatalogueVersion.Status.DRAFT:
+        raise ApplicationError(_("Only a draft can be edited; start a new draft."), code="not_a_draft")
+    behaviour = Behaviour.objects.filter(version=version, code=code).first()
+    if behaviour is None:
+        raise ApplicationError(_("There is no behaviour “%(code)s” in this draft.") % {"code": code}, code="not_found")
+    audit_record(actor=acting_user, action="catalogue.behaviour_remove", obj=behaviour, before=_snapshot(behaviour))
+    behaviour.delete()
