@@ -1,3 +1,4 @@
+import importlib
 import os
 import shutil
 from pathlib import Path
@@ -29,6 +30,38 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+def pytest_collection_modifyitems(items):
+    """Every transactional test restores the database it flushed (serialized_rollback). Mixing the two kinds breaks
+    Django: a plain flush re-creates content types, which the next serialized reload then inserts twice."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            serialized = pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True})
+            item.add_marker(serialized, append=False)
+
+
+@pytest.fixture(autouse=True)
+def _programme_seed(request):
+    """Transactional tests flush the database, taking the migrations' seed (office roles, categories, tier schemes,
+    badges, the scoring window) with it. Django's serialized_rollback is meant to restore it but silently does
+    nothing once Playwright's event loop runs in the thread, so re-apply the seed migrations' own idempotent
+    functions whenever it is missing."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from citizenpoints.models import TierScheme
+
+    if TierScheme.objects.exists() and Group.objects.exists():
+        return
+    for module in ("0002_office_role_groups", "0005_seed_programme"):
+        migration = importlib.import_module(f"citizenpoints.migrations.{module}")
+        (migration.create_groups if hasattr(migration, "create_groups") else migration.seed)(apps, None)
 
 
 @pytest.fixture(autouse=True)
