@@ -33,3 +33,28 @@ class StaffMFARequiredMiddleware:
             )
             return redirect("mfa_activate_totp")
         return self.get_response(request)
+
+
+class AuditContextMiddleware:
+    """Hand the client's address to audit_record without passing requests into services.
+
+    Uses allauth's resolution of the client IP, which honours ALLAUTH_TRUSTED_PROXY_COUNT (X-Forwarded-For is
+    only believed from proxies we run)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from allauth.core.internal.httpkit import get_client_ip
+
+        from citizenpoints.services.audit import request_ip
+
+        try:
+            address = get_client_ip(request)
+        except Exception:  # a malformed header must not break the request; the row just has no IP
+            address = None
+        token = request_ip.set(address)
+        try:
+            return self.get_response(request)
+        finally:
+            request_ip.reset(token)

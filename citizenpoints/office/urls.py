@@ -1,10 +1,12 @@
 from django.urls import path
 
-from citizenpoints.office import catalogue_views, ingest_views
+from citizenpoints.office import audit_views, catalogue_views, ingest_views
 
 app_name = "office"
 
 urlpatterns = [
+    path("audit/", audit_views.audit_trail, name="audit"),
+    path("audit/export.csv", audit_views.audit_export, name="audit_export"),
     path("catalogue/", catalogue_views.versions, name="catalogue"),
     path("catalogue/draft/", catalogue_views.draft_start, name="catalogue_draft"),
     path("catalogue/<int:number>/", catalogue_views.version_detail, name="catalogue_version"),

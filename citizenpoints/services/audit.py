@@ -1,10 +1,17 @@
+import contextvars
+
 from citizenpoints.models import AuditEvent, User
+
+# The client address of the request being served, set by AuditContextMiddleware; None in tasks and commands.
+request_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_ip", default=None)
 
 
 def audit_record(
     *, actor: User | None, action: str, obj, before=None, after=None, reason: str = "", ip_address: str | None = None
 ) -> AuditEvent:
-    """Write one audit row; call it inside the acting service's transaction so both commit or neither does."""
+    """Write one audit row; call it inside the acting service's transaction so both commit or neither does.
+
+    The IP is the current request's unless given."""
     return AuditEvent.objects.create(
         actor=actor if actor and actor.is_authenticated else None,
         action=action,
@@ -13,5 +20,5 @@ def audit_record(
         before=before,
         after=after,
         reason=reason,
-        ip_address=ip_address,
+        ip_address=ip_address or request_ip.get(),
     )

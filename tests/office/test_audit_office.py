@@ -1,0 +1,35 @@
+import pytest
+from django.urls import reverse
+
+from citizenpoints.models import AuditEvent, DataSource
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_actions_carry_the_client_ip_and_the_auditor_finds_and_exports_them(client):
+    manager = UserFactory(email="dsm@office.gov", roles=["data_source_manager"], mfa=True)
+    client.force_login(manager)
+    client.post(
+        reverse("office:source_new"),
+        {"code": "metro", "name_en": "Metro", "name_zh": "地铁", "is_active": "on"},
+        REMOTE_ADDR="203.0.113.7",
+    )
+    event = AuditEvent.objects.get(action="data_source.create")
+    assert (event.actor, event.ip_address) == (manager, "203.0.113.7")
+
+    client.force_login(UserFactory(roles=["auditor"], mfa=True))
+    page = client.get(reverse("office:audit"), {"actor": "dsm@", "action": "data_source"}).content.decode()
+    assert "data_source.create" in page and "203.0.113.7" in page
+    assert "No events match" in client.get(reverse("office:audit"), {"action": "nothing-like-this"}).content.decode()
+    export = b"".join(client.get(reverse("office:audit_export"), {"action": "data_source"}).streaming_content)
+    lines = export.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("at,actor,action") and "dsm@office.gov,data_source.create" in lines[1]
+
+
+@pytest.mark.parametrize("role", ["data_source_manager", "reviewer", "catalogue_editor", None])
+def test_only_auditors_read_the_trail(client, role):
+    client.force_login(UserFactory(roles=[role] if role else [], mfa=True))
+    assert client.get(reverse("office:audit")).status_code == 403
+    assert client.get(reverse("office:audit_export")).status_code == 403
+    assert DataSource.objects.filter(kind="department").count() == 0
