@@ -1,12 +1,17 @@
-"""Load the demo: residents, credit office staff of each role, one merchant. Safe to run again."""
+"""Load the demo: residents with a year of points, credit office staff of each role, a published catalogue, one
+merchant. Safe to run again: nothing is added twice."""
+
+from functools import cached_property
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from benefits.models import Merchant, MerchantStaff
+from citizenpoints.demo import demo_catalogue_load, demo_history_load
 from citizenpoints.mfa import totp_enrol
 from citizenpoints.models import OfficeRole, Resident, User
 from citizenpoints.services.residents import current_terms_version, resident_join
@@ -18,6 +23,9 @@ RESIDENTS = [
     ("li.na", "Na", "zh-hans"),
     ("wang.wei", "Wei", "zh-hans"),
     ("emma.clarke", "Emma", "en"),
+    ("chen.jie", "Jie", "zh-hans"),
+    ("zhao.lei", "Lei", "zh-hans"),
+    ("zhang.min", "Min", "zh-hans"),
     ("new.comer", None, "en"),  # signed up, not joined yet: shows the join step
 ]
 STAFF = [
@@ -34,16 +42,40 @@ def demo_email(local: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Create demo accounts (residents, office staff, a merchant) and print their logins."
+    help = (
+        "Create demo accounts (residents, office staff, a merchant), publish the demo catalogue, give residents a "
+        "year of points, and print the logins and each resident's score and tier."
+    )
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("The demo data has a published password; load it only with DEBUG on.")
         with transaction.atomic():
             rows = self.load()
+            version = demo_catalogue_load(editor=User.objects.get(email=demo_email("editor")))
+            demo_residents = Resident.objects.select_related("user").filter(user__email__endswith=f"@{DEMO_DOMAIN}")
+            residents = {resident.user.email.split("@")[0]: resident for resident in demo_residents}
+            summaries = demo_history_load(residents=residents, reviewer=User.objects.get(email=demo_email("reviewer")))
         self.stdout.write(self.style.SUCCESS(f"\nDemo logins (password for all: {DEMO_PASSWORD})"))
         for email, what in rows:
             self.stdout.write(f"  {email:<42} {what}")
+        if version is not None:
+            self.stdout.write(
+                f"\nPublished catalogue version {version.number}: {version.behaviours.count()} behaviours."
+            )
+        if summaries is None:
+            self.stdout.write(
+                self.style.WARNING("\nThe published catalogue is not the demo's: residents were given no points.")
+            )
+        else:
+            self.stdout.write(self.style.SUCCESS("\nDemo residents: score and tier (active scheme)"))
+            for summary in summaries:
+                badges = ", ".join(summary.badges) or "no badges yet"
+                over_cap = f", {summary.refused['cap_reached']} over a cap" if summary.refused["cap_reached"] else ""
+                self.stdout.write(
+                    f"  {summary.email:<42} {summary.score:>7} · {summary.tier:<16} · {summary.entries:>3} records"
+                    f" ({summary.created} new{over_cap}) · {badges}"
+                )
         self.stdout.write(
             "\nStaff sign in with a two-factor code: add the secret above to an authenticator app,\n"
             f"or print the current code with: make totp EMAIL=reviewer@{DEMO_DOMAIN}\n"
@@ -78,10 +110,15 @@ class Command(BaseCommand):
             rows.append((user.email, f"{role.label}, {merchant.name_en}"))
         return rows
 
+    @cached_property
+    def password_hash(self) -> str:
+        """Hashed once and shared: hashing is slow by design, and the demo password is public anyway."""
+        return make_password(DEMO_PASSWORD)
+
     def user(self, email: str, **flags) -> User:
         user, created = User.objects.get_or_create(email=email, defaults=flags)
         if created:
-            user.set_password(DEMO_PASSWORD)
+            user.password = self.password_hash
             user.save()
         EmailAddress.objects.get_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
         return user
