@@ -32,9 +32,10 @@ messages: install
 makemessages: install
 	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=.tools --ignore=staticfiles --no-obsolete
 
-# Chromium and CJK fonts for the browser tests.
+# Chromium and CJK fonts for the browser tests; Pango and HarfBuzz for WeasyPrint (the residents' PDF report), which
+# loads them at run time and embeds the Noto CJK font so Chinese prints and extracts correctly.
 system-packages:
-	@bash .ci/system-packages chromium fonts-noto-cjk
+	@bash .ci/system-packages chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
 migrate: install
 	$(PY) manage.py migrate
