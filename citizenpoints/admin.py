@@ -21,6 +21,7 @@ from citizenpoints.models import (
     TierScheme,
     User,
 )
+from citizenpoints.services.access import resident_file_open
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -49,8 +50,15 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Resident)
 class ResidentAdmin(ReadOnlyAdmin):
-    list_display = ["id", "given_name", "language", "joined_at", "terms_version"]
+    list_display = ["id", "given_name", "language", "joined_at", "terms_version", "left_at"]
     search_fields = ["user__email"]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Opening a resident's file is logged for the resident to see (their access log shows the role, not who)."""
+        resident = self.get_object(request, object_id)
+        if resident is not None and self.has_view_permission(request, resident):
+            resident_file_open(acting_user=request.user, resident=resident)
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(ConsentRecord, TierChange, ResidentBadge, AuditEvent)

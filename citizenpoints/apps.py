@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class CitizenPointsConfig(AppConfig):
     name = "citizenpoints"
     verbose_name = _("City points")
+
+    def ready(self) -> None:
+        from citizenpoints.personal_data import register_points_datasets
+
+        register_points_datasets()

@@ -35,6 +35,48 @@ class StaffMFARequiredMiddleware:
         return self.get_response(request)
 
 
+TERMS_SEEN_SESSION_KEY = "citypoints_terms_ok"
+# Where a resident who has not agreed to new terms may still go: sign out, read the terms, answer them, and use every
+# right that does not need their agreement (report, export, access log, leaving).
+TERMS_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/media/", "/i18n/", "/healthz", "/terms/", "/api/", "/me/rights/")
+
+
+class TermsConsentMiddleware:
+    """A resident whose accepted terms are not the current version is asked to agree (or leave) before anything else.
+
+    The answer is remembered in the session for the current version, so a request costs a query only until then.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            request.user.is_authenticated
+            and not request.path.startswith(TERMS_EXEMPT_PREFIXES)
+            and self._terms_pending(request)
+        ):
+            from django.urls import reverse
+            from django.utils.http import urlencode
+
+            return redirect(f"{reverse('rights_consent')}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)
+
+    @staticmethod
+    def _terms_pending(request) -> bool:
+        from citizenpoints.selectors import resident_for_user
+        from citizenpoints.services.residents import current_terms_version
+
+        version = current_terms_version()
+        if request.session.get(TERMS_SEEN_SESSION_KEY) == version:
+            return False
+        resident = resident_for_user(user=request.user)
+        if resident is None or resident.terms_version == version:
+            request.session[TERMS_SEEN_SESSION_KEY] = version
+            return False
+        return True
+
+
 class AuditContextMiddleware:
     """Hand the client's address to audit_record without passing requests into services.
 

@@ -239,3 +239,60 @@ def resident_dashboard(*, resident: Resident) -> ResidentDashboard:
         latest_entries=latest,
         window_months=settings.CITYPOINTS_SCORING_WINDOW_MONTHS,
     )
+
+
+# --- Residents' rights: the personal report and the access log.
+@dataclass(frozen=True)
+class ReportBlock:
+    key: str
+    template: str  # included with `data` = context
+    context: dict
+
+
+@dataclass(frozen=True)
+class ResidentReport:
+    resident: Resident
+    dashboard: ResidentDashboard
+    entries: list[LedgerEntry]  # every remaining entry, newest first, with everything a row shows
+    window_start: datetime.datetime | None
+    consents: list
+    card_links: int
+    blocks: list[ReportBlock]  # what other apps hold (redemptions; later claims and appeals), in their order
+    generated_at: datetime.datetime
+
+    @property
+    def has_claims_section(self) -> bool:
+        """Until claims and appeals register their sections, the report says plainly that there are none."""
+        return any(block.key in {"claims", "appeals"} for block in self.blocks)
+
+
+def resident_report(*, resident: Resident) -> ResidentReport:
+    """Everything the personal report shows: score, tier, every entry with its source, badges, consents, and each
+    registered section (benefits' redemptions; claims and appeals when they exist). A fixed number of queries."""
+    from citizenpoints.personal_data import report_sections
+
+    return ResidentReport(
+        resident=resident,
+        dashboard=resident_dashboard(resident=resident),
+        entries=list(resident_history(resident=resident)),
+        window_start=scoring_window_start(),
+        consents=list(resident.consents.order_by("-accepted_at")),
+        card_links=resident.card_links.count(),
+        blocks=[ReportBlock(s.key, s.template, s.context(resident)) for s in report_sections()],
+        generated_at=timezone.now(),
+    )
+
+
+def resident_access_log(*, resident: Resident) -> QuerySet:
+    """When credit office staff opened the resident's file, newest first, as (at, roles) only: the query never reads
+    the actor, so no name or email can reach the page."""
+    from citizenpoints.models import AuditEvent
+    from citizenpoints.services.access import ACTION_VIEW
+
+    return (
+        AuditEvent.objects.filter(
+            object_type=Resident._meta.label_lower, object_id=str(resident.pk), action=ACTION_VIEW
+        )
+        .order_by("-at", "-id")
+        .values("at", "after")
+    )

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "citizenpoints.middleware.StaffMFARequiredMiddleware",
+    "citizenpoints.middleware.TermsConsentMiddleware",
 ]
 
 ROOT_URLCONF = "citizenpoints.urls"
@@ -111,6 +112,7 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 # Every periodic schedule, in one place.
 CELERY_BEAT_SCHEDULE = {
     "nightly-scoring": {"task": "citizenpoints.tasks.nightly_scoring", "schedule": crontab(hour=0, minute=5)},
+    "nightly-retention": {"task": "citizenpoints.tasks.nightly_retention", "schedule": crontab(hour=2, minute=30)},
 }
 # Celery would close Django's DB connection after every task without this; reconnecting per task is slow.
 CELERY_DB_REUSE_MAX = 1000
@@ -161,8 +163,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Residents' data exports: outside MEDIA_ROOT and never served by URL; only a view that checks the owner reads them.
+PRIVATE_ROOT = env.path("PRIVATE_ROOT", default=BASE_DIR / "private")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": PRIVATE_ROOT}},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION
@@ -243,13 +248,18 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs every layout step at INFO; its warnings (a missing font or image) still show.
+    "loggers": {"weasyprint": {"level": "WARNING"}},
 }
 
 # --- Programme settings.
 # The terms a resident agrees to when joining; bump the version when their text changes (residents are asked again).
 CITYPOINTS_TERMS_VERSION = "2026-11"
 CITYPOINTS_STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=True)
+# Records older than this are deleted (or anonymised) by the nightly retention purge.
 CITYPOINTS_RETENTION_YEARS = env.int("RETENTION_YEARS", default=5)
+# How long a resident's data export stays downloadable before the nightly task deletes it.
+CITYPOINTS_EXPORT_DAYS = env.int("EXPORT_DAYS", default=7)
 # The key of the citizen-card HMAC: kept outside the database, so a stolen dump cannot be matched to card numbers.
 if PRODUCTION:
     CITYPOINTS_CARD_KEY = env.str("CARD_HASH_KEY")

@@ -10,7 +10,9 @@ from django.utils import translation
 
 from citizenpoints.models import IngestBatch, Resident
 from citizenpoints.services.badges import badges_evaluate_all
+from citizenpoints.services.exports import export_build, exports_expire
 from citizenpoints.services.ingest import batch_process
+from citizenpoints.services.retention import retention_purge
 from citizenpoints.services.scoring import scoring_age
 
 
@@ -18,6 +20,8 @@ from citizenpoints.services.scoring import scoring_age
 def send_join_receipt(*, resident_id: int) -> None:
     """Email the resident a receipt of what they agreed to, in their language."""
     resident = Resident.objects.select_related("user").get(pk=resident_id)
+    if resident.user is None:  # left before the receipt went out
+        return
     with translation.override(resident.language):
         context = {"resident": resident, "terms_version": resident.terms_version}
         subject = render_to_string("citizenpoints/email/join_receipt_subject.txt", context).strip()
@@ -47,3 +51,18 @@ def process_ingest_batch(self, *, batch_id: str) -> dict:
         )
         raise
     return {"batch": batch_id, "counts": batch.counts}
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def build_export(*, export_id: str) -> dict:
+    """Build one resident's data export (idempotent: an export already built is left alone)."""
+    export = export_build(export_id=export_id)
+    return {"export": export_id, "status": export.status}
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def nightly_retention() -> dict:
+    """Delete what is older than the retention period (chains stay verifiable), then expired exports' files."""
+    result = retention_purge()
+    result["exports_expired"] = exports_expire()
+    return result

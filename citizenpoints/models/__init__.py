@@ -2,6 +2,7 @@ from .accounts import OfficeRole, User
 from .audit import AuditEvent
 from .badges import Badge, ResidentBadge
 from .catalogue import Behaviour, CatalogueVersion, Category, DataSource
+from .exports import ExportRequest
 from .ingest import ApiKey, CardLink, IngestBatch, IngestRecord
 from .ledger import GENESIS_HASH, Balance, LedgerEntry, ScoringWindow
 from .residents import ConsentRecord, Resident
@@ -19,6 +20,7 @@ __all__ = [
     "Category",
     "ConsentRecord",
     "DataSource",
+    "ExportRequest",
     "IngestBatch",
     "IngestRecord",
     "LedgerEntry",

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -50,9 +50,12 @@ class LedgerEntry(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, null=True, blank=True)
     points = models.DecimalField(_("points"), **POINTS)
     capped = models.BooleanField(_("reduced by a cap"), default=False)
+    # No database constraint: the retention purge may delete an award whose reversal, recorded later, is younger than
+    # the retention period. The reversal keeps the award's id, which its hash commits to (see services.retention).
     reverses = models.OneToOneField(
         "self",
-        on_delete=models.PROTECT,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="reversed_by",
@@ -110,7 +113,11 @@ class ScoringWindow(models.Model):
 
 
 class Balance(models.Model):
-    """A resident's materialised points and chain head; its row lock serialises that resident's ledger writes."""
+    """A resident's materialised points and chain head; its row lock serialises that resident's ledger writes.
+
+    `chain_floor_seq`/`chain_floor_hash` record where the retention purge cut the chain: the first remaining entry
+    must be #floor + 1 and link to the floor hash (the hash of the last purged entry; GENESIS before any purge).
+    """
 
     resident = models.OneToOneField(
         "citizenpoints.Resident",
@@ -123,6 +130,15 @@ class Balance(models.Model):
     lifetime_points = models.DecimalField(_("points ever earned"), default=0, **POINTS)
     last_seq = models.PositiveBigIntegerField(_("last sequence number"), default=0)
     last_hash = models.CharField(_("last hash"), max_length=64, default=GENESIS_HASH)
+    chain_floor_seq = models.PositiveBigIntegerField(
+        _("last purged sequence number"), default=0, help_text=_("Entries up to here were deleted by retention.")
+    )
+    chain_floor_hash = models.CharField(
+        _("last purged hash"),
+        max_length=64,
+        default=GENESIS_HASH,
+        help_text=_("The hash the first remaining entry links to."),
+    )
     tier = models.ForeignKey(
         "citizenpoints.Tier", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("tier")
     )
@@ -131,7 +147,10 @@ class Balance(models.Model):
     class Meta:
         verbose_name = _("balance")
         verbose_name_plural = _("balances")
-        constraints = [models.CheckConstraint(condition=Q(points__gte=0), name="balance_never_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gte=0), name="balance_never_negative"),
+            models.CheckConstraint(condition=Q(chain_floor_seq__lte=F("last_seq")), name="balance_floor_below_head"),
+        ]
         indexes = [models.Index(fields=["tier"], name="balance_tier")]
 
     def __str__(self) -> str:

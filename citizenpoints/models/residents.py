@@ -5,29 +5,49 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Resident(models.Model):
-    """A person who has joined the programme. Accounts that have not joined have no Resident and earn nothing."""
+    """A person who has joined the programme. Accounts that have not joined have no Resident and earn nothing.
+
+    When a resident leaves, the row stays as an anonymous subject (no account, no name, `left_at` set) so the ledger
+    rows that point at it, and the hash chain over them, stay intact; see services.leaving.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="resident",
         verbose_name=_("account"),
+        help_text=_("Empty once the resident has left the programme."),
     )
     given_name = models.CharField(
         _("given name"),
         max_length=60,
-        help_text=_("Shown to partner staff only as an initial when a benefit is redeemed."),
+        blank=True,
+        help_text=_("Shown to partner staff only as an initial when a benefit is redeemed. Erased on leaving."),
     )
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="en")
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
     terms_version = models.CharField(_("terms version accepted"), max_length=20)
+    left_at = models.DateTimeField(
+        _("left the programme at"),
+        null=True,
+        blank=True,
+        help_text=_("Set when the resident left: their personal data is erased and nothing new is recorded."),
+    )
 
     class Meta:
         verbose_name = _("resident")
         verbose_name_plural = _("residents")
 
     def __str__(self) -> str:
+        if self.left_at is not None:
+            return f"former resident {self.pk}"
         return f"{self.given_name} ({self.user_id})"
+
+    @property
+    def has_left(self) -> bool:
+        return self.left_at is not None
 
     @property
     def initial(self) -> str:

@@ -165,6 +165,8 @@ def _award_locked(*, resident_id, behaviour, source, external_id, occurred_at, q
         if Resident.objects.filter(pk=resident_id).exists():
             raise AwardRefused(_("This person has not joined the programme."), code="not_joined")
         raise AwardRefused(_("There is no such resident."), code="unknown_resident")
+    if Resident.objects.filter(pk=resident_id, left_at__isnull=False).exists():
+        raise AwardRefused(_("This person has left the programme."), code="not_joined")
     first = LedgerEntry.objects.filter(source=source, external_id=external_id).first()
     if first is not None:  # a concurrent request for the same record won the lock first
         return AwardResult(first, created=False)

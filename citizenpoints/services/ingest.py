@@ -455,7 +455,9 @@ def _classify(batch: IngestBatch, now: datetime.datetime) -> None:
     mark(Result.UNKNOWN_CARD, "resident_id IS NULL")
     mark(
         Result.NOT_JOINED,
-        f"NOT EXISTS (SELECT 1 FROM {Balance._meta.db_table} b WHERE b.resident_id = {staging}.resident_id)",
+        f"(NOT EXISTS (SELECT 1 FROM {Balance._meta.db_table} b WHERE b.resident_id = {staging}.resident_id) "
+        f"OR EXISTS (SELECT 1 FROM {Resident._meta.db_table} r WHERE r.id = {staging}.resident_id "
+        f"AND r.left_at IS NOT NULL))",  # left the programme (their card links are gone too)
     )
 
 

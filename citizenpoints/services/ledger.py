@@ -96,20 +96,23 @@ class ChainProblem:
 def ledger_verify(*, resident_ids=None, chunk_size: int = 5000) -> Iterator[ChainProblem]:
     """Walk every chain (or those of `resident_ids`) and yield each edited, inserted or deleted row found.
 
-    Streams the ledger in (resident, seq) order with values() so memory stays flat on millions of rows.
+    A chain starts at its balance's floor (GENESIS, or where the retention purge cut it): the first remaining entry
+    must be #floor + 1 and link to the floor hash. Streams the ledger in (resident, seq) order with values() so memory
+    stays flat on millions of rows.
     """
     entries = LedgerEntry.objects.order_by("resident_id", "seq").values(*CHAINED_FIELDS, "hash")
-    heads = Balance.objects.values_list("resident_id", "last_seq", "last_hash")
+    heads = Balance.objects.values_list("resident_id", "last_seq", "last_hash", "chain_floor_seq", "chain_floor_hash")
     if resident_ids is not None:
         entries = entries.filter(resident_id__in=resident_ids)
         heads = heads.filter(resident_id__in=resident_ids)
-    head_by_resident = {resident_id: (seq, digest) for resident_id, seq, digest in heads.iterator(chunk_size)}
+    no_head = (0, GENESIS_HASH, 0, GENESIS_HASH)  # (last seq, last hash, floor seq, floor hash)
+    head_by_resident = {row[0]: row[1:] for row in heads.iterator(chunk_size)}
 
     current, expected_seq, expected_prev = None, 1, GENESIS_HASH
     seen = set()
 
     def close_chain(resident_id, last_seq, last_hash):
-        seq, digest = head_by_resident.get(resident_id, (0, GENESIS_HASH))
+        seq, digest, _floor_seq, _floor_hash = head_by_resident.get(resident_id, no_head)
         if (seq, digest) != (last_seq, last_hash):
             yield ChainProblem(
                 resident_id, None, f"chain ends at #{last_seq} but the balance says #{seq}: rows deleted"
@@ -121,7 +124,8 @@ def ledger_verify(*, resident_ids=None, chunk_size: int = 5000) -> Iterator[Chai
         if resident_id != current:
             if current is not None:
                 yield from close_chain(*last)
-            current, expected_seq, expected_prev = resident_id, 1, GENESIS_HASH
+            _seq, _digest, floor_seq, floor_hash = head_by_resident.get(resident_id, no_head)
+            current, expected_seq, expected_prev = resident_id, floor_seq + 1, floor_hash
             seen.add(resident_id)
         if row["seq"] != expected_seq:
             yield ChainProblem(resident_id, row["seq"], f"expected entry #{expected_seq}: rows deleted or inserted")
@@ -133,6 +137,7 @@ def ledger_verify(*, resident_ids=None, chunk_size: int = 5000) -> Iterator[Chai
         last = (resident_id, row["seq"], row["hash"])
     if current is not None:
         yield from close_chain(*last)
-    for resident_id, (seq, _digest) in head_by_resident.items():
-        if seq and resident_id not in seen:
+    for resident_id, (seq, digest, floor_seq, floor_hash) in head_by_resident.items():
+        # An empty chain is whole only if it was purged up to its head (or never had an entry).
+        if resident_id not in seen and (seq, digest) != (floor_seq, floor_hash):
             yield ChainProblem(resident_id, None, f"balance expects #{seq} but the chain is empty: rows deleted")

@@ -62,3 +62,29 @@ def resident_set_language(*, resident: Resident, language: str) -> Resident:
         resident.language = language
         resident.save(update_fields=["language"])
     return resident
+
+
+def resident_consent_renew(*, resident: Resident, accepted_terms_version: str | None) -> Resident:
+    """Record the resident's consent to the current terms (after a new version), keeping every earlier consent.
+
+    Idempotent for the same version. Refuses `consent_required`, `terms_outdated`, `already_left`.
+    """
+    if not accepted_terms_version:
+        raise ApplicationError(
+            _("Tick the box to say you have read and agree to the terms, or leave the programme."),
+            code="consent_required",
+        )
+    if accepted_terms_version != current_terms_version():
+        raise ApplicationError(
+            _("The terms have changed since you opened this page. Please read the current terms and agree again."),
+            code="terms_outdated",
+        )
+    with transaction.atomic():
+        resident = Resident.objects.select_for_update().get(pk=resident.pk)
+        if resident.left_at is not None:
+            raise ApplicationError(_("You have left the programme."), code="already_left")
+        ConsentRecord.objects.get_or_create(resident=resident, terms_version=accepted_terms_version)
+        if resident.terms_version != accepted_terms_version:
+            resident.terms_version = accepted_terms_version
+            resident.save(update_fields=["terms_version"])
+    return resident
