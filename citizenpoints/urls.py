@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from citizenpoints.views import cards, catalogue, pages, residents
+from citizenpoints.views import cards, catalogue, pages, residents, rights
 
 # The admin signs in through allauth, so staff two-factor authentication applies there too.
 admin.site.login = login_required(admin.site.login)
@@ -21,6 +21,14 @@ urlpatterns = [
     path("me/card/", cards.card, name="card"),
     path("me/profile/", residents.profile, name="profile"),
     path("me/history/", residents.history, name="history"),
+    path("me/rights/report/", rights.report, name="rights_report"),
+    path("me/rights/report.pdf", rights.report_pdf, name="rights_report_pdf"),
+    path("me/rights/export/", rights.export, name="rights_export"),
+    path("me/rights/export/<uuid:export_id>/", rights.export_download, name="rights_export_download"),
+    path("me/rights/access/", rights.access_log, name="rights_access"),
+    path("me/rights/terms/", rights.consent, name="rights_consent"),
+    path("me/rights/leave/", rights.leave, name="rights_leave"),
+    path("goodbye/", rights.left, name="rights_left"),
     path("catalogue/", catalogue.catalogue, name="catalogue"),
     path("tiers/", catalogue.tiers, name="tiers"),
     path("accounts/", include("allauth.urls")),
