@@ -47,10 +47,26 @@ def bare(request):
     return HttpResponse(b"ok", content_type="text/plain")
 
 
+def signed_in_view():
+    """A signed-in DRF POST that does nothing: what any partner API call costs before its own work."""
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    class SignedIn(APIView):
+        def post(self, request):
+            return Response({"ok": request.user.pk})
+
+    return SignedIn.as_view()
+
+
 def _urlpatterns():
     from django.urls import include, path
 
-    return [path("bench/bare", bare), path("", include("citizenpoints.urls"))]
+    return [
+        path("bench/bare", bare),
+        path("bench/signed-in", signed_in_view()),
+        path("", include("citizenpoints.urls")),
+    ]
 
 
 def __getattr__(name):  # gunicorn asks for `application`; Django's URL resolver for `urlpatterns`
@@ -199,7 +215,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
         str(ROOT),
     ]
     server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
@@ -212,7 +228,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
         if server.poll() is not None:
             raise SystemExit("gunicorn exited before serving")
     stop_gunicorn(server)
-    raise SystemExit("gunicorn did not start within 30 s")
+    raise SystemExit("gunicorn did not start within 120 s")
 
 
 def stop_gunicorn(server: subprocess.Popen) -> None:
@@ -225,6 +241,43 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
             server.wait()
 
 
+# --- Server CPU time: what a request costs, whatever else the machine runs --------------------------------------------
+TICK_NS = 1e9 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 1e7
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time (user + system) of a process and all its threads, in ns (Linux /proc/<pid>/stat); 0 if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int((int(fields[11]) + int(fields[12])) * TICK_NS)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def server_pids(server: subprocess.Popen, database_url: str) -> tuple[list[int], list[int]]:
+    """(gunicorn's master and workers, the PostgreSQL backends connected to the benchmark database)."""
+    import psycopg
+
+    pids = [server.pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == server.pid:
+                    pids.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    name = urlsplit(database_url).path.lstrip("/")
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
+        ).fetchall()
+    return pids, [pid for (pid,) in rows]
+
+
+def server_cpu_ns(pids: list[int]) -> int:
+    return sum(cpu_ns(pid) for pid in pids)
+
+
 # --- Load -----------------------------------------------------------------------------------------------------------
 class Recorder:
     def __init__(self):
@@ -232,6 +285,8 @@ class Recorder:
         self.latencies: list[float] = []
         self.pairs: list[float] = []
         self.errors: list[str] = []
+        self.cpu_ns = 0  # gunicorn's processes, while this phase ran
+        self.db_cpu_ns = 0  # the PostgreSQL backends serving them
 
 
 def run_bare(port: int, clients: int, seconds: float) -> Recorder:
@@ -257,7 +312,8 @@ def run_bare(port: int, clients: int, seconds: float) -> Recorder:
     return record
 
 
-def run_redeem(port: int, plan: list[dict], seconds: float) -> Recorder:
+def run_redeem(port: int, plan: list[dict], seconds: float, floor: bool = False) -> Recorder:
+    """Each client: verify then confirm its next token. `floor`: two signed-in no-op POSTs instead."""
     record = Recorder()
     stop_at = time.monotonic() + seconds
 
@@ -279,10 +335,15 @@ def run_redeem(port: int, plan: list[dict], seconds: float) -> Recorder:
             }
             n += 1
             pair_started = time.perf_counter()
-            for path, body, expected in (
-                ("/api/merchant/verify/", {"code": payload}, 200),
-                ("/api/merchant/confirm/", {"code": payload, "nonce": secrets.token_urlsafe(12)}, 201),
-            ):
+            steps = (
+                (("/bench/signed-in", {}, 200),) * 2
+                if floor
+                else (
+                    ("/api/merchant/verify/", {"code": payload}, 200),
+                    ("/api/merchant/confirm/", {"code": payload, "nonce": secrets.token_urlsafe(12)}, 201),
+                )
+            )
+            for path, body, expected in steps:
                 started = time.perf_counter()
                 connection.request("POST", path, body=json.dumps(body), headers=headers)
                 response = connection.getresponse()
@@ -354,14 +415,20 @@ def main() -> None:
             del p["payloads"][-50:]
 
         # Alternate short phases so that other load on the machine weighs on both alike.
-        bare_record, redeem_record = Recorder(), Recorder()
+        bare_record, redeem_record, floor_record = Recorder(), Recorder(), Recorder()
         slice_seconds = args.seconds / args.rounds
+        web_pids, db_pids = server_pids(server, database_url) if sys.platform == "linux" else ([], [])
         for round_ in range(args.rounds):
             share = [{"sessions": p["sessions"], "payloads": p["payloads"][round_ :: args.rounds]} for p in plan]
-            for record, part in (
-                (bare_record, run_bare(port, args.clients, slice_seconds)),
-                (redeem_record, run_redeem(port, share, slice_seconds)),
+            for record, run in (
+                (bare_record, lambda: run_bare(port, args.clients, slice_seconds)),
+                (redeem_record, lambda share=share: run_redeem(port, share, slice_seconds)),
+                (floor_record, lambda share=share: run_redeem(port, share, slice_seconds / 2, floor=True)),
             ):
+                before = server_cpu_ns(web_pids), server_cpu_ns(db_pids)
+                part = run()
+                record.cpu_ns += server_cpu_ns(web_pids) - before[0]
+                record.db_cpu_ns += server_cpu_ns(db_pids) - before[1]
                 record.latencies += part.latencies
                 record.pairs += part.pairs
                 record.errors += part.errors
@@ -369,17 +436,36 @@ def main() -> None:
         stop_gunicorn(server)
 
     load = os.getloadavg()
-    errors = bare_record.errors + redeem_record.errors
+    errors = bare_record.errors + redeem_record.errors + floor_record.errors
     if errors:
         print(f"{len(errors)} errors, e.g. {errors[:3]}")
     print(f"\nload average during the run: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on {os.cpu_count()} CPUs")
     bare_rps = report("bare view (GET /bench/bare)", bare_record, args.seconds)
     redeem_rps = report("redeem (verify + confirm requests)", redeem_record, args.seconds)
+    report("signed-in no-op DRF POST (floor)", floor_record, args.seconds / 2)
     pairs = redeem_record.pairs
     print(
         f"{'redemptions (verify then confirm)':<34} {len(pairs) / args.seconds:9.1f} /s      "
         f"p50 {percentile(pairs, 0.5) * 1000:6.1f} ms   p99 {percentile(pairs, 0.99) * 1000:6.1f} ms"
     )
+    if bare_record.cpu_ns and redeem_record.cpu_ns:
+
+        def per_request(record: Recorder, ns: int) -> float:
+            return ns / 1e6 / len(record.latencies)
+
+        bare_cpu = per_request(bare_record, bare_record.cpu_ns + bare_record.db_cpu_ns)
+        floor_cpu = per_request(floor_record, floor_record.cpu_ns + floor_record.db_cpu_ns)
+        redeem_web = per_request(redeem_record, redeem_record.cpu_ns)
+        redeem_db = per_request(redeem_record, redeem_record.db_cpu_ns)
+        print(
+            f"server CPU per request: bare {bare_cpu:.2f} ms; redeem {redeem_web + redeem_db:.2f} ms "
+            f"(gunicorn {redeem_web:.2f}, PostgreSQL {redeem_db:.2f}); "
+            f"CPU-bound capacity ratio redeem/bare: {bare_cpu / (redeem_web + redeem_db):.2f}"
+        )
+        print(
+            f"of which any signed-in API request costs {floor_cpu:.2f} ms (session, user, middleware, DRF, CSRF): "
+            f"the redemption's own work is {redeem_web + redeem_db - floor_cpu:.2f} ms per request"
+        )
     ratio = redeem_rps / bare_rps if bare_rps else 0.0
     p99 = percentile(redeem_record.latencies, 0.99) * 1000
     verdict = "meets" if ratio >= GOAL_RATIO and p99 < GOAL_P99_MS else "misses"
