@@ -54,7 +54,7 @@ def resident_leave(*, resident: Resident, acting_user: User, now: datetime.datet
             code="staff_account",
         )
     with transaction.atomic(durable=True):
-        ScoringWindow.objects.select_for_update().filter(pk=1).first()
+        _hold_writers()
         Balance.objects.select_for_update().filter(resident_id=resident.pk).first()
         resident = Resident.objects.select_for_update().get(pk=resident.pk)
         if resident.left_at is not None or resident.user_id is None:
@@ -95,6 +95,12 @@ def resident_leave(*, resident: Resident, acting_user: User, now: datetime.datet
         # After commit: a scan of the sessions must not hold the window lock that every award waits on.
         transaction.on_commit(lambda: _sessions_delete(user_id))
     return resident
+
+
+def _hold_writers() -> None:
+    """Wait for every award and ingest batch in flight to commit, and make new ones wait for this transaction: they
+    hold the scoring window FOR SHARE from before they look a resident up until they commit."""
+    ScoringWindow.objects.select_for_update().filter(pk=1).first()
 
 
 def _sessions_delete(user_id: int) -> None:
