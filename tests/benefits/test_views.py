@@ -130,3 +130,11 @@ def test_the_tier_benefits_tag_lists_what_each_tier_adds_in_one_query(django_ass
     with django_assert_num_queries(1):
         text = template.render(Context({"tiers": tiers}))
     assert text == f"getting-started:{benefit.title_en};|good:|very-good:{gym.title_en};|"
+
+
+def test_the_public_tier_page_lists_what_each_tier_unlocks(client, benefit):
+    gym = BenefitFactory(title_en="Half-price gym", min_tier=tier("very-good"))
+    page = client.get(reverse("tiers")).content.decode()
+    positions = [page.index(text) for text in ("Getting started", benefit.title_en, "Very good", gym.title_en)]
+    assert positions == sorted(positions)
+    assert reverse("benefits:benefit", args=[gym.pk]) in page
