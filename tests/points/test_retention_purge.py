@@ -222,3 +222,15 @@ def test_entries_recorded_a_little_out_of_order_are_still_cut_as_a_prefix(data):
 def test_timezone_now_is_the_default(data):
     assert retention_purge()["ledger_entries"] == 5
     assert retention_cutoff(timezone.now()) < timezone.now() - 4 * YEAR
+
+
+def test_a_reversal_whose_award_was_purged_still_reads_well(client, data):
+    """The history and the report explain a reversal that outlived its award instead of failing on the gap."""
+    from django.urls import reverse
+
+    mixed = data["residents"]["mixed"]
+    retention_purge(now=data["now"])
+    client.force_login(mixed.user)
+    for name in ("history", "rights_report"):
+        page = client.get(reverse(name)).content.decode()
+        assert "that record has since been deleted, as every record is after the retention period" in page, name
