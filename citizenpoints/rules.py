@@ -109,14 +109,30 @@ def floor_cents(value: Fraction) -> Decimal:
     return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(CENT, rounding=ROUND_FLOOR)
 
 
-def _positive_decimal(value, what: str) -> Decimal:
+def _decimal(value, what: str) -> Decimal:
     try:
         number = Decimal(str(value))
     except ArithmeticError as error:
         raise ValueError(f"{what} must be a number") from error
-    if not number.is_finite() or number <= 0:
+    if not number.is_finite():
+        raise ValueError(f"{what} must be a number")
+    return number
+
+
+def _positive_decimal(value, what: str) -> Decimal:
+    number = _decimal(value, what)
+    if number <= 0:
         raise ValueError(f"{what} must be greater than zero")
     return number
+
+
+def _rows(value, size: int, what: str) -> list:
+    """A list of `size`-item lists, or a ValueError an editor can act on (not a TypeError from unpacking)."""
+    if not isinstance(value, list | tuple) or any(
+        not isinstance(row, list | tuple) or len(row) != size for row in value
+    ):
+        raise ValueError(f"{what} must be a list of rows of {size} values each.")
+    return list(value)
 
 
 @dataclass(frozen=True)
@@ -190,7 +206,7 @@ def parse_rule(kind: str, data: dict) -> FixedRule | PerUnitRule | AmountBandRul
     if kind == RuleKind.FIXED:
         return FixedRule(points=_positive_decimal(data.get("points"), "Points"))
     if kind == RuleKind.PER_UNIT:
-        raw_steps = data.get("steps") or []
+        raw_steps = _rows(data.get("steps") or [], 2, "Steps")
         if not raw_steps:
             raise ValueError("A per-unit rule needs at least one step.")
         steps, previous_limit, previous_rate = [], Decimal(0), Decimal(0)
@@ -213,17 +229,17 @@ def parse_rule(kind: str, data: dict) -> FixedRule | PerUnitRule | AmountBandRul
             raise ValueError("The last step must be open-ended (null): units beyond it still count.")
         return PerUnitRule(unit=str(data.get("unit") or "unit"), steps=tuple(steps))
     if kind == RuleKind.AMOUNT_BANDS:
-        raw_bands = data.get("bands") or []
+        raw_bands = _rows(data.get("bands") or [], 3, "Bands")
         if not raw_bands:
             raise ValueError("An amount rule needs at least one band.")
         bands = []
         for index, (low, high, points) in enumerate(raw_bands):
-            low = Decimal(str(low))
+            low = _decimal(low, "A band's start")
             if low < 0:
                 raise ValueError("Amounts cannot be negative.")
             if high is None and index != len(raw_bands) - 1:
                 raise ValueError("Only the last band may be open-ended.")
-            high = None if high is None else Decimal(str(high))
+            high = None if high is None else _decimal(high, "A band's end")
             if high is not None and high <= low:
                 raise ValueError("Each band must end above where it starts.")
             if bands:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.models import Balance, Behaviour, CatalogueVersion, DataSource, LedgerEntry, Resident, TierChange
-from citizenpoints.rules import AmountBandRule, PerUnitRule
+from citizenpoints.rules import CENT, AmountBandRule, PerUnitRule
 from citizenpoints.services.badges import badges_evaluate
 from citizenpoints.services.ledger import ledger_append
 from citizenpoints.services.scoring import balance_retier, local_zone, window_start_for, window_start_locked
@@ -62,9 +62,11 @@ def _decimal_or_none(value, code: str) -> Decimal | None:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError) as error:
         raise AwardRefused(_("The quantity or amount is not a number."), code="malformed") from error
-    if not number.is_finite() or number <= 0 or number >= Decimal("1e10"):
+    if not number.is_finite() or number <= 0 or number >= Decimal("1e10") or number.quantize(CENT) == 0:
         raise AwardRefused(_("The quantity or amount must be a positive number."), code="malformed")
-    return number
+    # The ledger keeps cents (as ingest does): score what is stored, so the stored quantity explains the points and
+    # the entry's hash matches the row PostgreSQL rounded.
+    return number.quantize(CENT)
 
 
 def published_behaviour(code: str) -> Behaviour | None:
@@ -159,7 +161,7 @@ def award_grant(
 
 
 def _award_locked(*, resident_id, behaviour, source, external_id, occurred_at, quantity, amount, now) -> AwardResult:
-    window_start_locked()
+    window_start = window_start_locked()
     balance = Balance.objects.select_for_update().filter(resident_id=resident_id).first()
     if balance is None:
         if Resident.objects.filter(pk=resident_id).exists():
@@ -170,6 +172,10 @@ def _award_locked(*, resident_id, behaviour, source, external_id, occurred_at, q
     first = LedgerEntry.objects.filter(source=source, external_id=external_id).first()
     if first is not None:  # a concurrent request for the same record won the lock first
         return AwardResult(first, created=False)
+    if occurred_at < window_start:  # the ageing pass moved the window while we waited for its lock
+        raise AwardRefused(
+            _("The act happened before the 12-month scoring window, so it no longer counts."), code="outside_window"
+        )
 
     bounds = period_bounds(occurred_at)
     year_entries = LedgerEntry.objects.filter(

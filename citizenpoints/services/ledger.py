@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import F
+from django.db.models.functions import Round
 
 from citizenpoints.models import GENESIS_HASH, Balance, LedgerEntry
 
@@ -70,9 +71,11 @@ def ledger_append(*, balance: Balance, counts_in_window: bool = True, **values) 
     entry.save(force_insert=True)
     lifetime = F("lifetime_points") + entry.points if entry.points > 0 else F("lifetime_points")
     in_window = entry.points if counts_in_window else Decimal(0)
+    # Round: SQLite keeps decimals as binary floats, and running sums drift off the cent (125 x 0.40 would be
+    # 49.999999999999886, under a 50-point threshold in SQL; -2e-16 would break balance_never_negative).
     Balance.objects.filter(pk=balance.pk).update(
-        points=F("points") + in_window,
-        lifetime_points=lifetime,
+        points=Round(F("points") + in_window, 2),
+        lifetime_points=Round(lifetime, 2),
         last_seq=entry.seq,
         last_hash=entry.hash,
         updated_at=entry.recorded_at,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
 from citizenpoints.models import Balance, LedgerEntry, Resident, ScoringWindow, Tier, TierChange, TierScheme
@@ -104,10 +104,11 @@ def _retier_all_sql(
     tier_table, balance_table = Tier._meta.db_table, Balance._meta.db_table
     change_table = TierChange._meta.db_table
     # The tier for a score: the highest threshold reached; scores below every threshold take the lowest tier.
+    # ROUND: on SQLite a balance written by a plain `points + x` may sit a hair under the cent it stands for.
     tier_for = f"""
         COALESCE(
-          (SELECT t.id FROM {tier_table} t WHERE t.scheme_id = %(scheme)s AND t.min_score <= %(base)s + b.points
-            ORDER BY t.min_score DESC LIMIT 1),
+          (SELECT t.id FROM {tier_table} t WHERE t.scheme_id = %(scheme)s
+            AND t.min_score <= %(base)s + ROUND(b.points, 2) ORDER BY t.min_score DESC LIMIT 1),
           (SELECT t.id FROM {tier_table} t WHERE t.scheme_id = %(scheme)s ORDER BY t.min_score LIMIT 1))
     """
     params = {"scheme": scheme.pk, "base": scheme.base_score, "cause": cause, "now": now, **(only_params or {})}
@@ -168,7 +169,8 @@ def scoring_age(*, now: datetime.datetime | None = None) -> dict:
             "resident_id"
         )
         aged = Balance.objects.filter(resident_id__in=touched).update(
-            points=F("points") - Coalesce(Subquery(leaving), Decimal(0)), updated_at=now
+            points=Round(F("points") - Coalesce(Subquery(leaving), Decimal(0)), 2),  # Round: see ledger_append
+            updated_at=now,
         )
         window.starts_at = new_start
     window.aged_at = now
