@@ -113,6 +113,7 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     "nightly-scoring": {"task": "citizenpoints.tasks.nightly_scoring", "schedule": crontab(hour=0, minute=5)},
     "nightly-retention": {"task": "citizenpoints.tasks.nightly_retention", "schedule": crontab(hour=2, minute=30)},
+    "purge-redemption-tokens": {"task": "benefits.tasks.purge_old_tokens", "schedule": crontab(hour=3, minute=15)},
 }
 # Celery would close Django's DB connection after every task without this; reconnecting per task is slow.
 CELERY_DB_REUSE_MAX = 1000

@@ -23,6 +23,7 @@ from citizenpoints.selectors import (
     scoring_window_start,
 )
 from citizenpoints.services.residents import current_terms_version, resident_join
+from citizenpoints.signals import home_requested
 from citizenpoints.templatetags.points import local
 
 HISTORY_PAGE_SIZE = 25
@@ -72,6 +73,9 @@ def home(request):
     if resident is None:
         if request.user.is_office_staff:
             return render(request, "citizenpoints/staff_home.html")
+        for _receiver, url in home_requested.send(sender=None, user=request.user):
+            if url:
+                return redirect(url)
         return redirect("join")
     return render(request, "citizenpoints/home.html", {"dashboard": resident_dashboard(resident=resident)})
 

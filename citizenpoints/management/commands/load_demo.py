@@ -15,6 +15,7 @@ from citizenpoints.demo import demo_catalogue_load, demo_history_load
 from citizenpoints.mfa import totp_enrol
 from citizenpoints.models import OfficeRole, Resident, User
 from citizenpoints.services.residents import current_terms_version, resident_join
+from citizenpoints.signals import demo_loaded
 
 DEMO_PASSWORD = "citypoints-demo"  # noqa: S105 -- published demo password; the command refuses without DEBUG
 DEMO_DOMAIN = "demo.citypoints.example"
@@ -56,6 +57,7 @@ class Command(BaseCommand):
             demo_residents = Resident.objects.select_related("user").filter(user__email__endswith=f"@{DEMO_DOMAIN}")
             residents = {resident.user.email.split("@")[0]: resident for resident in demo_residents}
             summaries = demo_history_load(residents=residents, reviewer=User.objects.get(email=demo_email("reviewer")))
+            demo_loaded.send(sender=self.__class__, partner_manager=User.objects.get(email=demo_email("partners")))
         self.stdout.write(self.style.SUCCESS(f"\nDemo logins (password for all: {DEMO_PASSWORD})"))
         for email, what in rows:
             self.stdout.write(f"  {email:<42} {what}")
