@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
 from citizenpoints.models import Balance, LedgerEntry, Resident, ScoringWindow, Tier, TierChange, TierScheme
+from citizenpoints.rules import CENT
 
 
 def local_zone() -> ZoneInfo:
@@ -149,13 +150,15 @@ def scheme_activate(*, scheme: TierScheme) -> int:
 def scoring_age(*, now: datetime.datetime | None = None) -> dict:
     """The nightly pass: move the window to `window_start_for(now)`, subtract the points that left it, re-tier.
 
-    Set-based: one UPDATE over the balances touched by the slice that left, one re-tier pass. Locks the window
-    row, which every award reads FOR SHARE, so no award can slip an entry into the slice while it is aged.
+    Set-based: one UPDATE over the balances touched by the slice that left, then a re-tier of those residents only:
+    awards, reversals and batches re-tier their own residents, so ageing is the only other way a score moves.
+    Locks the window row, which every award reads FOR SHARE, so no award can slip an entry into the slice while it
+    is aged.
     """
     now = now or timezone.now()
     window = ScoringWindow.objects.select_for_update().get(pk=1)
     new_start = window_start_for(now)
-    aged = 0
+    aged = changes = 0
     if new_start > window.starts_at:
         leaving = (
             LedgerEntry.objects.filter(
@@ -172,10 +175,14 @@ def scoring_age(*, now: datetime.datetime | None = None) -> dict:
             points=Round(F("points") - Coalesce(Subquery(leaving), Decimal(0)), 2),  # Round: see ledger_append
             updated_at=now,
         )
+        ledger = LedgerEntry._meta.db_table
+        slice_residents = f"SELECT resident_id FROM {ledger} WHERE occurred_at >= %(old)s AND occurred_at < %(new)s"
+        changes = _retier_all_sql(
+            active_scheme(), TierChange.Cause.AGEING, now, slice_residents, {"old": window.starts_at, "new": new_start}
+        )
         window.starts_at = new_start
     window.aged_at = now
     window.save()
-    changes = _retier_all_sql(active_scheme(), TierChange.Cause.AGEING, now)
     return {"window_start": new_start, "balances_aged": aged, "tier_changes": changes}
 
 
@@ -192,5 +199,7 @@ def balances_verify(*, resident_ids=None):
     if resident_ids is not None:
         balances = balances.filter(resident_id__in=resident_ids)
     for resident_id, points, ledger in balances.iterator(chunk_size=5000):
-        if points != (ledger or Decimal(0)):
-            yield resident_id, points, ledger or Decimal(0)
+        # At the cent: SQLite sums decimals as binary floats (135.70 comes back as 135.700000000001).
+        ledger = Decimal(ledger or 0).quantize(CENT)
+        if Decimal(points).quantize(CENT) != ledger:
+            yield resident_id, points, ledger
