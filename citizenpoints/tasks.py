@@ -9,11 +9,10 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from citizenpoints.models import IngestBatch, Resident
-from citizenpoints.services.badges import badges_evaluate_all
 from citizenpoints.services.exports import export_build, exports_expire
 from citizenpoints.services.ingest import batch_process
+from citizenpoints.services.nightly import nightly_pass
 from citizenpoints.services.retention import retention_purge
-from citizenpoints.services.scoring import scoring_age
 
 
 @shared_task
@@ -31,11 +30,8 @@ def send_join_receipt(*, resident_id: int) -> None:
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def nightly_scoring() -> dict:
-    """Age points out of the window, re-tier everyone, award badges: all set-based."""
-    result = scoring_age()
-    result["badges_granted"] = badges_evaluate_all()
-    result["window_start"] = result["window_start"].isoformat()
-    return result
+    """Age points out of the window, re-tier whom it touched, award badges: all set-based."""
+    return nightly_pass()
 
 
 @shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=8, acks_late=True)
