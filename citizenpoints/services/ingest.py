@@ -15,11 +15,13 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache as memoize
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDay, TruncMonth, TruncYear
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -46,7 +48,7 @@ from citizenpoints.services.awards import CLOCK_SKEW, period_bounds
 from citizenpoints.services.badges import badges_evaluate_all
 from citizenpoints.services.ledger import CHAINED_FIELDS, entry_hash
 from citizenpoints.services.permissions import require_role
-from citizenpoints.services.scoring import tiers_refresh, window_start_for, window_start_locked
+from citizenpoints.services.scoring import local_zone, tiers_refresh, window_start_for, window_start_locked
 
 Result = IngestRecord.Result
 
@@ -290,24 +292,7 @@ def batch_receive(
                 uploaded_by=uploaded_by,
                 status=IngestBatch.Status.PREVIEW if preview else IngestBatch.Status.RECEIVED,
             )
-            IngestRecord.objects.bulk_create(
-                [
-                    IngestRecord(
-                        batch=batch,
-                        line=p.line,
-                        external_id=p.external_id,
-                        card_hash=p.card_hash,
-                        behaviour_code=p.behaviour_code,
-                        occurred_at=p.occurred_at,
-                        quantity=p.quantity,
-                        amount=p.amount,
-                        result=Result.MALFORMED if p.error else Result.PENDING,
-                        detail=p.error[:200],
-                    )
-                    for p in parsed
-                ],
-                batch_size=2000,
-            )
+            _insert_staging(batch, parsed)
             if not preview:
                 transaction.on_commit(lambda: _queue(batch))
         return Received(batch, created=True)
@@ -348,6 +333,50 @@ def batch_dry_run(*, batch: IngestBatch) -> dict[str, int]:
     return counts
 
 
+STAGING_COLUMNS = (
+    "batch_id",
+    "line",
+    "external_id",
+    "card_hash",
+    "behaviour_code",
+    "occurred_at",
+    "quantity",
+    "amount",
+    "result",
+    "detail",
+)
+
+
+def _insert_staging(batch: IngestBatch, parsed: list[ParsedRecord]) -> None:
+    """COPY on PostgreSQL (the ORM's bulk INSERT was most of the time a 10,000-record POST took); bulk_create
+    elsewhere."""
+    rows = [
+        (
+            batch.pk,
+            p.line,
+            p.external_id,
+            p.card_hash,
+            p.behaviour_code,
+            p.occurred_at,
+            p.quantity,
+            p.amount,
+            Result.MALFORMED if p.error else Result.PENDING,
+            p.error[:200],
+        )
+        for p in parsed
+    ]
+    if connection.vendor != "postgresql":
+        records = [IngestRecord(**dict(zip(STAGING_COLUMNS, row, strict=True))) for row in rows]
+        IngestRecord.objects.bulk_create(records, batch_size=2000)
+        return
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {IngestRecord._meta.db_table} ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
 def _queue(batch: IngestBatch) -> None:
     from citizenpoints.tasks import process_ingest_batch  # tasks import this module
 
@@ -366,7 +395,9 @@ def batch_process(*, batch_id, now: datetime.datetime | None = None) -> IngestBa
     """
     now = now or timezone.now()
     with transaction.atomic():
-        batch = IngestBatch.objects.select_for_update().select_related("source").get(pk=batch_id)
+        # `of=self`: with select_related, FOR UPDATE would also lock the source's row until the batch is done, and
+        # every new batch of that source (whose foreign key check at COMMIT takes a share lock on it) waited for it.
+        batch = IngestBatch.objects.select_for_update(of=("self",)).select_related("source").get(pk=batch_id)
         if batch.status in {IngestBatch.Status.DONE, IngestBatch.Status.PREVIEW}:
             return batch
         if connection.vendor == "postgresql":
@@ -374,9 +405,19 @@ def batch_process(*, batch_id, now: datetime.datetime | None = None) -> IngestBa
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, batch.source_id])
         window_start_locked()
         _classify(batch, now)
-        accepted = _award_survivors(batch, now)
+        awarded = _award_survivors(batch, now)
         _link_entries(batch)
-        if accepted:
+        if awarded and connection.vendor == "postgresql":
+            # The residents as a literal list, not a subquery on the staging rows: those rows are too fresh to have
+            # statistics, and PostgreSQL, expecting a handful, re-scanned the subquery for every ledger row of the
+            # badge query (minutes per batch once the ledger held a few hundred thousand entries).
+            only = {
+                "only_residents_sql": "SELECT unnest(%(residents)s::bigint[])",
+                "only_params": {"residents": awarded},
+            }
+            tiers_refresh(cause=TierChange.Cause.POINTS, **only)
+            badges_evaluate_all(now=now, resident_ids=awarded)
+        elif awarded:
             touched = (
                 f"SELECT resident_id FROM {IngestRecord._meta.db_table} "
                 f"WHERE batch_id = %(batch)s AND result = 'accepted'"
@@ -415,19 +456,29 @@ def _classify(batch: IngestBatch, now: datetime.datetime) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"{pending} AND {condition}", {**params, "result": result, **(extra or {})})
 
-    # Already awarded from this source: the first result stands.
-    mark(
-        Result.DUPLICATE,
-        f"EXISTS (SELECT 1 FROM {ledger} l WHERE l.source_id = %(source)s AND l.external_id = {staging}.external_id)",
+    # Already awarded from this source: the first result stands, and the record points at it (linked here, in the
+    # same pass, rather than by rewriting every row again in _link_entries: a re-sent batch is all duplicates).
+    first_entry = (
+        f"SELECT l.id FROM {ledger} l WHERE l.source_id = %(source)s AND l.external_id = {staging}.external_id"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {staging} SET result = 'duplicate', ledger_entry_id = ({first_entry}) "
+            f"WHERE batch_id = %(batch)s AND result = 'pending' AND EXISTS ({first_entry})",
+            params,
+        )
     if not batch.source.is_active:
         mark(Result.SOURCE_INACTIVE, "1 = 1")
         return
+    # Both lookups in one pass: each full UPDATE rewrites every staging row and its index entries. (The card is
+    # looked up before its check's turn; only `result` says which check refused a record.)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {staging} SET behaviour_id = (
                     SELECT b.id FROM {behaviour} b JOIN {version} v ON v.id = b.version_id
-                    WHERE v.status = 'published' AND b.code = {staging}.behaviour_code)
+                    WHERE v.status = 'published' AND b.code = {staging}.behaviour_code),
+                resident_id = (
+                    SELECT c.resident_id FROM {CardLink._meta.db_table} c WHERE c.card_hash = {staging}.card_hash)
                 WHERE batch_id = %(batch)s AND result = 'pending'""",
             params,
         )
@@ -445,13 +496,6 @@ def _classify(batch: IngestBatch, now: datetime.datetime) -> None:
         mark(Result.QUANTITY_REQUIRED, f"quantity IS NULL AND behaviour_id IN ({','.join(map(str, per_unit))})")
     if by_amount:
         mark(Result.AMOUNT_REQUIRED, f"amount IS NULL AND behaviour_id IN ({','.join(map(str, by_amount))})")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""UPDATE {staging} SET resident_id = (
-                    SELECT c.resident_id FROM {CardLink._meta.db_table} c WHERE c.card_hash = {staging}.card_hash)
-                WHERE batch_id = %(batch)s AND result = 'pending'""",
-            params,
-        )
     mark(Result.UNKNOWN_CARD, "resident_id IS NULL")
     mark(
         Result.NOT_JOINED,
@@ -466,37 +510,51 @@ def _published_by_kind(kind) -> list[Behaviour]:
     return [b for b in behaviours if isinstance(b.points_rule, kind)]
 
 
-def _award_survivors(batch: IngestBatch, now: datetime.datetime) -> int:
-    """Points, caps and chain for the records that passed every check, in batch order (as sequential awards would)."""
+def _award_survivors(batch: IngestBatch, now: datetime.datetime) -> list[int]:
+    """Points, caps and chain for the records that passed every check, in batch order (as sequential awards would).
+    Returns the residents awarded, by id.
+
+    The hot loop works on plain values (no model instances): each rule is parsed once per behaviour, each local
+    day's period bounds computed once, and the results go back in one statement per table on PostgreSQL.
+    """
     rows = list(
         IngestRecord.objects.filter(batch=batch, result=Result.PENDING)
         .order_by("line")
         .values("id", "line", "resident_id", "behaviour_id", "external_id", "occurred_at", "quantity", "amount")
     )
     if not rows:
-        return 0
+        return []
     behaviours = {
         b.pk: b for b in Behaviour.objects.filter(pk__in={r["behaviour_id"] for r in rows}).select_related("version")
     }
+    rules = {pk: behaviour.points_rule for pk, behaviour in behaviours.items()}
+    points_for = memoize(_points_for)  # per-unit rules do exact fraction arithmetic; totals repeat a lot
+    zone, bounds_by_day = local_zone(), {}
+    for row in rows:
+        day = row["occurred_at"].astimezone(zone).date()
+        if day not in bounds_by_day:
+            bounds_by_day[day] = period_bounds(row["occurred_at"])
+        row["bounds"] = bounds_by_day[day]
     resident_ids = sorted({r["resident_id"] for r in rows})
-    balances = {
-        b.resident_id: b
-        for b in Balance.objects.select_for_update().filter(resident_id__in=resident_ids).order_by("resident_id")
+    heads = {
+        resident_id: (last_seq, last_hash)
+        for resident_id, last_seq, last_hash in Balance.objects.select_for_update()
+        .filter(resident_id__in=resident_ids)
+        .order_by("resident_id")
+        .values_list("resident_id", "last_seq", "last_hash")
     }
     usage = _period_usage(rows, behaviours)
 
-    entries, results, deltas, seen = [], [], defaultdict(Decimal), set()
+    entries, results, deltas, seen = [], [], defaultdict(Decimal), {}
     for row in rows:
         behaviour = behaviours[row["behaviour_id"]]
         if row["external_id"] in seen:  # an earlier record of this batch with the same id was awarded
             results.append((row["id"], Result.DUPLICATE, None, ""))
             continue
-        bounds = period_bounds(row["occurred_at"])
+        bounds = row["bounds"]
         key = (row["resident_id"], behaviour.code)
         day, month, year = (key, "day", bounds.day[0]), (key, "month", bounds.month[0]), (key, "year", bounds.year[0])
-        points = behaviour.points_rule.points_for(
-            quantity=row["quantity"], amount=row["amount"], prior_quantity=usage[(key, "units", bounds.year[0])]
-        )
+        points = points_for(rules[behaviour.pk], row["quantity"], row["amount"], usage[(key, "units", bounds.year[0])])
         if points <= 0:
             results.append((row["id"], Result.BELOW_MINIMUM, None, ""))
             continue
@@ -521,57 +579,88 @@ def _award_survivors(batch: IngestBatch, now: datetime.datetime) -> int:
             usage[period] += points
         if row["quantity"] is not None:
             usage[(key, "units", bounds.year[0])] += row["quantity"]
-        balance = balances[row["resident_id"]]
-        entry = LedgerEntry(
-            resident_id=row["resident_id"],
-            seq=balance.last_seq + 1,
-            kind=LedgerEntry.Kind.AWARD,
-            behaviour_id=behaviour.pk,
-            behaviour_code=behaviour.code,
-            category_id=behaviour.category_id,
-            catalogue_version_id=behaviour.version_id,
-            source_id=batch.source_id,
-            external_id=row["external_id"],
-            occurred_at=row["occurred_at"],
-            recorded_at=now,
-            quantity=row["quantity"],
-            amount=row["amount"],
-            points=points,
-            capped=capped,
-            reverses_id=None,
-            reason="",
-            decided_by_id=None,
-            prev_hash=balance.last_hash,
-        )
-        entry.hash = entry_hash({name: getattr(entry, name) for name in CHAINED_FIELDS})
-        balance.last_seq, balance.last_hash = entry.seq, entry.hash
+        last_seq, last_hash = heads[row["resident_id"]]
+        entry = {
+            "resident_id": row["resident_id"],
+            "seq": last_seq + 1,
+            "kind": LedgerEntry.Kind.AWARD,
+            "behaviour_id": behaviour.pk,
+            "behaviour_code": behaviour.code,
+            "category_id": behaviour.category_id,
+            "catalogue_version_id": behaviour.version_id,
+            "source_id": batch.source_id,
+            "external_id": row["external_id"],
+            "occurred_at": row["occurred_at"],
+            "recorded_at": now,
+            "quantity": row["quantity"],
+            "amount": row["amount"],
+            "points": points,
+            "capped": capped,
+            "reverses_id": None,
+            "reason": "",
+            "decided_by_id": None,
+            "prev_hash": last_hash,
+        }
+        entry["hash"] = entry_hash(entry)
+        heads[row["resident_id"]] = (entry["seq"], entry["hash"])
         deltas[row["resident_id"]] += points
         entries.append(entry)
-        seen.add(row["external_id"])
+        seen[row["external_id"]] = row["line"]
         results.append((row["id"], Result.ACCEPTED, points, "capped" if capped else ""))
 
+    # A record refused by _classify whose id a later-checked, earlier-placed record of this batch was awarded
+    # under: sequential awards would have answered "duplicate" before any other check.
+    refused_before = (
+        IngestRecord.objects.filter(batch=batch)
+        .exclude(result__in=[Result.PENDING, Result.ACCEPTED, Result.DUPLICATE, Result.MALFORMED])
+        .values_list("id", "line", "external_id")
+    )
+    results += [(pk, Result.DUPLICATE, None, "") for pk, line, ext in refused_before if seen.get(ext, line) < line]
+
     _insert_entries(entries)
+    balance_rows = [(r, delta, *heads[r]) for r, delta in deltas.items()]
+    staging = IngestRecord._meta.db_table
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {Balance._meta.db_table} SET points = points + %s, lifetime_points = lifetime_points + %s, "
-            f"last_seq = %s, last_hash = %s, updated_at = %s WHERE resident_id = %s",
-            [(delta, delta, balances[r].last_seq, balances[r].last_hash, now, r) for r, delta in deltas.items()],
-        )
-        cursor.executemany(
-            f"UPDATE {IngestRecord._meta.db_table} SET result = %s, points = %s, detail = %s WHERE id = %s",
-            [(result, points, detail, record_id) for record_id, result, points, detail in results],
-        )
-        # A record refused above whose id an earlier record of this batch was awarded under: sequential awards
-        # would have answered "duplicate" before any other check.
-        staging = IngestRecord._meta.db_table
-        cursor.execute(
-            f"""UPDATE {staging} SET result = 'duplicate' WHERE batch_id = %(batch)s
-                AND result NOT IN ('accepted', 'duplicate', 'malformed') AND EXISTS (
-                    SELECT 1 FROM {staging} a WHERE a.batch_id = %(batch)s AND a.result = 'accepted'
-                    AND a.external_id = {staging}.external_id AND a.line < {staging}.line)""",
-            {"batch": _db_key(batch)},
-        )
-    return len(entries)
+        if connection.vendor == "postgresql":
+            if balance_rows:  # one statement, not one per resident
+                cursor.execute(
+                    f"""UPDATE {Balance._meta.db_table} AS b SET points = b.points + v.delta,
+                            lifetime_points = b.lifetime_points + v.delta, last_seq = v.seq, last_hash = v.hash,
+                            updated_at = %s
+                        FROM unnest(%s::bigint[], %s::numeric[], %s::bigint[], %s::text[])
+                            AS v(resident_id, delta, seq, hash)
+                        WHERE b.resident_id = v.resident_id""",
+                    [now, *map(list, zip(*balance_rows, strict=True))],
+                )
+            # The few refusals by id; then every record still pending was awarded: one set-based UPDATE reads its
+            # points from the entry just written and links the record to it.
+            cursor.executemany(
+                f"UPDATE {staging} SET result = %s, points = %s, detail = %s WHERE id = %s",
+                [(result, points, detail, pk) for pk, result, points, detail in results if result != Result.ACCEPTED],
+            )
+            cursor.execute(
+                f"""UPDATE {staging} SET result = 'accepted', (ledger_entry_id, points, detail) = (
+                        SELECT l.id, l.points, CASE WHEN l.capped THEN 'capped' ELSE '' END
+                        FROM {LedgerEntry._meta.db_table} l
+                        WHERE l.source_id = %(source)s AND l.external_id = {staging}.external_id)
+                    WHERE batch_id = %(batch)s AND result = 'pending'""",
+                {"batch": _db_key(batch), "source": batch.source_id},
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {Balance._meta.db_table} SET points = points + %s, lifetime_points = lifetime_points + %s, "
+                f"last_seq = %s, last_hash = %s, updated_at = %s WHERE resident_id = %s",
+                [(delta, delta, seq, digest, now, r) for r, delta, seq, digest in balance_rows],
+            )
+            cursor.executemany(
+                f"UPDATE {staging} SET result = %s, points = %s, detail = %s WHERE id = %s",
+                [(result, points, detail, pk) for pk, result, points, detail in results],
+            )
+    return sorted(deltas)
+
+
+def _points_for(rule, quantity: Decimal | None, amount: Decimal | None, prior_quantity: Decimal) -> Decimal:
+    return rule.points_for(quantity=quantity, amount=amount, prior_quantity=prior_quantity)
 
 
 def _period_usage(rows: list[dict], behaviours: dict[int, Behaviour]) -> defaultdict:
@@ -584,7 +673,7 @@ def _period_usage(rows: list[dict], behaviours: dict[int, Behaviour]) -> default
     needed = defaultdict(set)  # period kind -> {(resident, code, start, end)}
     for row in rows:
         behaviour = behaviours[row["behaviour_id"]]
-        bounds = period_bounds(row["occurred_at"])
+        bounds = row["bounds"]
         key = (row["resident_id"], behaviour.code)
         if behaviour.cap_per_day is not None:
             needed["day"].add((*key, *bounds.day))
@@ -608,6 +697,19 @@ def _period_usage(rows: list[dict], behaviours: dict[int, Behaviour]) -> default
         if kind == "units":
             entries = entries.filter(kind=LedgerEntry.Kind.AWARD, reversed_by__isnull=True)
         field = "quantity" if kind == "units" else "points"
+        if connection.vendor == "postgresql":
+            # Summed by the database, one row per (resident, code, local period) rather than one per entry: the
+            # entries of a month's or year's caps grow with the ledger. (Exact numerics; SQLite sums floats.)
+            periods = (
+                entries.order_by()
+                .annotate(start=TRUNCATE[kind]("occurred_at", tzinfo=local_zone()))
+                .values("resident_id", "behaviour_code", "start")
+                .annotate(total=Sum(field))
+                .values_list("resident_id", "behaviour_code", "start", "total")
+            )
+            for resident_id, code, start, total in periods:
+                usage[((resident_id, code), kind, start)] += total or Decimal(0)
+            continue
         for resident_id, code, occurred_at, value in entries.values_list(
             "resident_id", "behaviour_code", "occurred_at", field
         ).iterator(chunk_size=10_000):
@@ -617,15 +719,18 @@ def _period_usage(rows: list[dict], behaviours: dict[int, Behaviour]) -> default
     return usage
 
 
+TRUNCATE = {"day": TruncDay, "month": TruncMonth, "year": TruncYear, "units": TruncYear}
+
+
 COPY_COLUMNS = ("resident_id", *(c for c in CHAINED_FIELDS if c != "resident_id"), "hash")
 
 
-def _insert_entries(entries: list[LedgerEntry]) -> None:
-    """COPY on PostgreSQL (the fastest way in); multi-row INSERTs elsewhere."""
+def _insert_entries(entries: list[dict]) -> None:
+    """COPY on PostgreSQL (the fastest way in); multi-row INSERTs elsewhere. `entries`: field values by attname."""
     if not entries:
         return
     if connection.vendor != "postgresql":
-        LedgerEntry.objects.bulk_create(entries, batch_size=500)
+        LedgerEntry.objects.bulk_create([LedgerEntry(**entry) for entry in entries], batch_size=500)
         return
     column_of = {field.attname: field.column for field in LedgerEntry._meta.concrete_fields}
     columns = [column_of[name] for name in COPY_COLUMNS]
@@ -633,7 +738,7 @@ def _insert_entries(entries: list[LedgerEntry]) -> None:
         raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
         with raw.copy(f"COPY {LedgerEntry._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
             for entry in entries:
-                copy.write_row([getattr(entry, name) for name in COPY_COLUMNS])
+                copy.write_row([entry[name] for name in COPY_COLUMNS])
 
 
 def _link_entries(batch: IngestBatch) -> None:
