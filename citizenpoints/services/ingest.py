@@ -403,8 +403,9 @@ def batch_process(*, batch_id, now: datetime.datetime | None = None) -> IngestBa
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, batch.source_id])
-        window_start_locked()
-        _classify(batch, now)
+        # The later of the two: the window may have moved while this batch waited for the ageing pass's lock.
+        earliest = max(window_start_for(now), window_start_locked())
+        _classify(batch, now, earliest)
         awarded = _award_survivors(batch, now)
         _link_entries(batch)
         if awarded and connection.vendor == "postgresql":
@@ -442,7 +443,7 @@ def _db_key(batch: IngestBatch):
     return IngestBatch._meta.pk.get_db_prep_value(batch.pk, connection)
 
 
-def _classify(batch: IngestBatch, now: datetime.datetime) -> None:
+def _classify(batch: IngestBatch, now: datetime.datetime, earliest: datetime.datetime) -> None:
     """Set-based checks, in award_grant's order; each marks the still-pending records it refuses."""
     staging = IngestRecord._meta.db_table
     ledger = LedgerEntry._meta.db_table
@@ -489,7 +490,7 @@ def _classify(batch: IngestBatch, now: datetime.datetime) -> None:
         f"AND a.datasource_id = %(source)s)",
     )
     mark(Result.IN_FUTURE, "occurred_at > %(latest)s", {"latest": now + CLOCK_SKEW})
-    mark(Result.OUTSIDE_WINDOW, "occurred_at < %(earliest)s", {"earliest": window_start_for(now)})
+    mark(Result.OUTSIDE_WINDOW, "occurred_at < %(earliest)s", {"earliest": earliest})
     per_unit = [b.pk for b in _published_by_kind(PerUnitRule)]
     by_amount = [b.pk for b in _published_by_kind(AmountBandRule)]
     if per_unit:
@@ -648,7 +649,9 @@ def _award_survivors(batch: IngestBatch, now: datetime.datetime) -> list[int]:
             )
         else:
             cursor.executemany(
-                f"UPDATE {Balance._meta.db_table} SET points = points + %s, lifetime_points = lifetime_points + %s, "
+                # ROUND: SQLite keeps decimals as binary floats (see ledger_append).
+                f"UPDATE {Balance._meta.db_table} SET points = ROUND(points + %s, 2), "
+                f"lifetime_points = ROUND(lifetime_points + %s, 2), "
                 f"last_seq = %s, last_hash = %s, updated_at = %s WHERE resident_id = %s",
                 [(delta, delta, seq, digest, now, r) for r, delta, seq, digest in balance_rows],
             )
