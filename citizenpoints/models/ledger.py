@@ -21,8 +21,13 @@ class LedgerEntry(models.Model):
         AWARD = "award", _("Award")
         REVERSAL = "reversal", _("Reversal")
 
+    # No index of its own: (resident, seq) and (resident, -occurred_at) lead with it. Every index costs each write.
     resident = models.ForeignKey(
-        "citizenpoints.Resident", on_delete=models.PROTECT, related_name="ledger_entries", verbose_name=_("resident")
+        "citizenpoints.Resident",
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        verbose_name=_("resident"),
+        db_index=False,
     )
     seq = models.PositiveBigIntegerField(_("sequence in the resident's chain"))
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
@@ -30,7 +35,7 @@ class LedgerEntry(models.Model):
         "citizenpoints.Behaviour", on_delete=models.PROTECT, related_name="+", verbose_name=_("behaviour")
     )
     # Copied from the behaviour: stable across catalogue versions, and what caps, badges and filters group by.
-    behaviour_code = models.SlugField(_("behaviour code"), max_length=60)
+    behaviour_code = models.SlugField(_("behaviour code"), max_length=60, db_index=False)  # in ledger_resident_caps
     category = models.ForeignKey(
         "citizenpoints.Category", on_delete=models.PROTECT, related_name="+", verbose_name=_("category")
     )
@@ -40,8 +45,8 @@ class LedgerEntry(models.Model):
         related_name="+",
         verbose_name=_("catalogue version"),
     )
-    source = models.ForeignKey(
-        "citizenpoints.DataSource", on_delete=models.PROTECT, related_name="+", verbose_name=_("source")
+    source = models.ForeignKey(  # indexed by ledger_once_per_source_record, which leads with it
+        "citizenpoints.DataSource", on_delete=models.PROTECT, related_name="+", verbose_name=_("source"), db_index=False
     )
     external_id = models.CharField(_("source's record id"), max_length=100)
     occurred_at = models.DateTimeField(_("occurred at"))
@@ -71,7 +76,7 @@ class LedgerEntry(models.Model):
         verbose_name=_("decided by"),
     )
     prev_hash = models.CharField(_("previous entry's hash"), max_length=64)
-    hash = models.CharField(_("hash"), max_length=64, unique=True)
+    hash = models.CharField(_("hash"), max_length=64)  # unique by constraint: no extra LIKE index on PostgreSQL
 
     class Meta:
         verbose_name = _("ledger entry")
@@ -80,6 +85,7 @@ class LedgerEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "external_id"], name="ledger_once_per_source_record"),
             models.UniqueConstraint(fields=["resident", "seq"], name="ledger_chain_position_unique"),
+            models.UniqueConstraint(fields=["hash"], name="ledger_hash_unique"),
             models.CheckConstraint(
                 condition=Q(kind="award", points__gt=0, reverses__isnull=True)
                 | Q(kind="reversal", points__lt=0, reverses__isnull=False, decided_by__isnull=False) & ~Q(reason=""),
