@@ -145,9 +145,6 @@ class FixedRule:
     def max_points_per_record(self) -> Decimal | None:
         return self.points
 
-    def describe(self) -> dict:
-        return {"points": self.points}
-
 
 @dataclass(frozen=True)
 class PerUnitRule:
