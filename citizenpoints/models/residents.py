@@ -27,6 +27,11 @@ class Resident(models.Model):
         help_text=_("Shown to partner staff only as an initial when a benefit is redeemed. Erased on leaving."),
     )
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="en")
+    email_notices = models.BooleanField(
+        _("email me my notices"),
+        default=True,
+        help_text=_("Points are summed up in one email a day at most; everything is also in your inbox."),
+    )
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
     terms_version = models.CharField(_("terms version accepted"), max_length=20)
     left_at = models.DateTimeField(
