@@ -3,6 +3,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
+from citizenpoints.services.audit import denial_record
 from citizenpoints.services.permissions import has_role
 
 
@@ -14,6 +15,13 @@ def office_role_required(*roles: str):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not any(has_role(request.user, role) for role in roles):
+                denial_record(
+                    actor=request.user,
+                    action="screen.denied",
+                    target=request.path,
+                    reason="missing role",
+                    details={"method": request.method, "needs_one_of": list(roles)},
+                )
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

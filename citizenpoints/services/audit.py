@@ -22,3 +22,21 @@ def audit_record(
         reason=reason,
         ip_address=ip_address or request_ip.get(),
     )
+
+
+def denial_record(
+    *, actor: User | None, action: str, target: str, reason: str = "", details: dict | None = None
+) -> None:
+    """Write the refusal of a staff action or screen (`target` names what was asked for: a URL or a role).
+
+    Denials are written on their own, never inside the refused action's transaction (which rolls back), so services
+    check permissions before they open one."""
+    AuditEvent.objects.create(
+        actor=actor if actor and actor.is_authenticated else None,
+        action=action,
+        object_type="denial",
+        object_id=target[:60],
+        after=details,
+        reason=reason,
+        ip_address=request_ip.get(),
+    )

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.models import Behaviour, CatalogueVersion, Category, DataSource, OfficeRole, User
 from citizenpoints.services.audit import audit_record
-from citizenpoints.services.permissions import require_role
+from citizenpoints.services.permissions import role_required
 
 
 def _as_application_error(error: ValidationError) -> ApplicationError:
@@ -21,10 +21,10 @@ def _as_application_error(error: ValidationError) -> ApplicationError:
     return ApplicationError(" ".join(messages), code=code, extra={"errors": messages})
 
 
+@role_required(OfficeRole.CATALOGUE_EDITOR)
 @transaction.atomic
 def catalogue_draft_start(*, acting_user: User) -> CatalogueVersion:
     """A new draft holding a copy of the published version's behaviours. One draft at a time."""
-    require_role(acting_user, OfficeRole.CATALOGUE_EDITOR)
     list(CatalogueVersion.objects.select_for_update().all())  # serialise version numbering
     if CatalogueVersion.objects.filter(status=CatalogueVersion.Status.DRAFT).exists():
         raise ApplicationError(_("A draft already exists: edit or publish it first."), code="draft_exists")
@@ -55,6 +55,7 @@ def _check_code_keeps_its_meaning(behaviour: Behaviour) -> None:
         )
 
 
+@role_required(OfficeRole.CATALOGUE_EDITOR)
 @transaction.atomic
 def behaviour_save(
     *,
@@ -75,7 +76,6 @@ def behaviour_save(
     sources: list[DataSource] = (),
 ) -> Behaviour:
     """Create or update the behaviour `code` in a draft. Validation lives in the model (it runs on every save)."""
-    require_role(acting_user, OfficeRole.CATALOGUE_EDITOR)
     version = CatalogueVersion.objects.select_for_update().get(pk=version.pk)
     if version.status != CatalogueVersion.Status.DRAFT:
         raise ApplicationError(_("Only a draft can be edited; start a new draft."), code="not_a_draft")
@@ -119,10 +119,10 @@ def _snapshot(behaviour: Behaviour) -> dict:
     }
 
 
+@role_required(OfficeRole.CATALOGUE_EDITOR)
 @transaction.atomic
 def catalogue_publish(*, acting_user: User, version: CatalogueVersion, reason: str) -> CatalogueVersion:
     """Publish a draft and retire the published version, atomically. Entries already earned are untouched."""
-    require_role(acting_user, OfficeRole.CATALOGUE_EDITOR)
     if not (reason or "").strip():
         raise ApplicationError(_("Say why this version is published; residents can read it."), code="reason_required")
     versions = {v.pk: v for v in CatalogueVersion.objects.select_for_update().order_by("pk")}
@@ -153,10 +153,10 @@ def catalogue_publish(*, acting_user: User, version: CatalogueVersion, reason: s
     return version
 
 
+@role_required(OfficeRole.CATALOGUE_EDITOR)
 @transaction.atomic
 def behaviour_remove(*, acting_user: User, version: CatalogueVersion, code: str) -> None:
     """Take a behaviour out of a draft (published versions never change)."""
-    require_role(acting_user, OfficeRole.CATALOGUE_EDITOR)
     version = CatalogueVersion.objects.select_for_update().get(pk=version.pk)
     if version.status != CatalogueVersion.Status.DRAFT:
         raise ApplicationError(_("Only a draft can be edited; start a new draft."), code="not_a_draft")

@@ -6,14 +6,14 @@ from django.utils.translation import gettext as _
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.models import OfficeRole, TierScheme, User
 from citizenpoints.services.audit import audit_record
-from citizenpoints.services.permissions import require_role
+from citizenpoints.services.permissions import role_required
 from citizenpoints.services.scoring import scheme_activate
 
 
+@role_required(OfficeRole.CATALOGUE_EDITOR)
 @transaction.atomic
 def tier_scheme_switch(*, acting_user: User, scheme: TierScheme, reason: str) -> int:
     """Activate `scheme` for everyone (one set-based re-tier; the ledger is untouched). Returns tier changes."""
-    require_role(acting_user, OfficeRole.CATALOGUE_EDITOR)
     if not (reason or "").strip():
         raise ApplicationError(_("Say why the tier scheme changes; residents are told."), code="reason_required")
     previous = TierScheme.objects.filter(is_active=True).first()
