@@ -7,6 +7,8 @@ class CitizenPointsConfig(AppConfig):
     verbose_name = _("City points")
 
     def ready(self) -> None:
+        from citizenpoints.appeals_data import appeals_connect
         from citizenpoints.personal_data import register_points_datasets
 
         register_points_datasets()
+        appeals_connect()

@@ -269,3 +269,7 @@ else:
 CITYPOINTS_INGEST_MAX_RECORDS = 10_000
 CITYPOINTS_CSV_MAX_BYTES = env.int("CSV_MAX_BYTES", default=5 * 1024 * 1024)
 CITYPOINTS_SCORING_WINDOW_MONTHS = env.int("SCORING_WINDOW_MONTHS", default=12)
+# Appeals are decided within this many working days (weekdays, less the office calendar's holidays, plus its
+# make-up working days); one filed after the office closes (local time) counts from the next working day.
+CITYPOINTS_APPEAL_WORKING_DAYS = env.int("APPEAL_WORKING_DAYS", default=5)
+CITYPOINTS_OFFICE_CLOSES_AT = env.str("OFFICE_CLOSES_AT", default="17:00")

@@ -87,8 +87,13 @@ def award_grant(
     quantity=None,
     amount=None,
     now: datetime.datetime | None = None,
+    on_office_authority: bool = False,
 ) -> AwardResult:
     """Award points for one record, exactly once per (source, external_id).
+
+    `on_office_authority`: a reviewer's reasoned decision (an appeal granted) awards through the credit office's own
+    source, which publishes the catalogue and so may award any behaviour in it; the per-source authorisation is for
+    departments' records and is not asked then. Every other check applies.
 
     Checks, in order: the record is well-formed; it is new (a repeat returns the first result, even if refused
     checks would now fail); the source is active; the behaviour is in the published catalogue and the source may
@@ -121,7 +126,8 @@ def award_grant(
         raise AwardRefused(
             _("“%(code)s” is not in the published catalogue.") % {"code": behaviour_code}, code="unknown_behaviour"
         )
-    if not behaviour.sources.filter(pk=source.pk).exists():
+    office_decides = on_office_authority and source.kind == DataSource.Kind.OFFICE
+    if not office_decides and not behaviour.sources.filter(pk=source.pk).exists():
         raise AwardRefused(
             _("%(source)s may not award “%(behaviour)s”.") % {"source": source.name_en, "behaviour": behaviour.code},
             code="not_authorised",
