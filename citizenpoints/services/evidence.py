@@ -162,7 +162,9 @@ def _storage_name(now: datetime.datetime) -> str:
 
 
 def photos_clean(uploads: Iterable, *, already: int = 0) -> list[CleanPhoto]:
-    """Re-encode every upload (nothing written), refusing `too_many_photos` past MAX_PHOTOS with `already` kept."""
+    """Re-encode every upload (nothing written), refusing `too_many_photos` past MAX_PHOTOS with `already` kept.
+
+    An item already a CleanPhoto (a caller cleaned it before opening its transaction) is taken as it is."""
     uploads = [upload for upload in uploads if upload]
     if already + len(uploads) > MAX_PHOTOS:
         raise EvidenceError(
@@ -170,11 +172,12 @@ def photos_clean(uploads: Iterable, *, already: int = 0) -> list[CleanPhoto]:
             code="too_many_photos",
             extra={"max": MAX_PHOTOS},
         )
-    return [photo_clean(upload) for upload in uploads]
+    return [upload if isinstance(upload, CleanPhoto) else photo_clean(upload) for upload in uploads]
 
 
 def photos_attach(*, claim=None, appeal=None, uploads: Sequence) -> list[EvidencePhoto]:
-    """Attach uploads to one claim or one appeal (exactly one of them): at most MAX_PHOTOS in all on it.
+    """Attach uploads (files, or CleanPhotos from `photos_clean`) to one claim or one appeal (exactly one of them):
+    at most MAX_PHOTOS in all on it.
 
     Every upload is cleaned before any file is written, so one bad photo stores nothing. Call inside the caller's
     transaction: the rows commit with it. The files are written at once; if the caller's transaction then fails,
