@@ -14,7 +14,8 @@ from citizenpoints.services.permissions import require_role
 
 
 class BenefitError(ApplicationError):
-    """Codes: permission_denied, inactive_scheme, wrong_merchant, title_required, reason_required, quota_below_used."""
+    """Codes: permission_denied, inactive_scheme, wrong_merchant, title_required, reason_required, quota_below_used,
+    dates_reversed."""
 
 
 def _snapshot(benefit: Benefit) -> dict[str, Any]:
@@ -47,10 +48,12 @@ def benefit_create(
     limit_count: int | None = None,
     limit_period: str = Benefit.Period.MONTH,
     locations: list[MerchantLocation] | None = None,
+    is_active: bool = True,
 ) -> Benefit:
-    """A new active benefit at `merchant` for residents of `min_tier` (a tier of the active scheme) or higher.
+    """A new benefit at `merchant` for residents of `min_tier` (a tier of the active scheme) or higher.
 
-    `locations` restricts where it is honoured (locations of that merchant); none means all. Audited.
+    `locations` restricts where it is honoured (locations of that merchant); none means all. `is_active=False` saves
+    it paused, to be resumed when the partner is ready. Audited.
     """
     require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     if not title_en.strip() or not title_zh.strip():
@@ -73,6 +76,7 @@ def benefit_create(
         quota=quota,
         limit_count=limit_count,
         limit_period=limit_period,
+        is_active=is_active,
     )
     benefit.full_clean()
     benefit.save()
@@ -153,3 +157,54 @@ def benefit_set_quota(*, acting_user: User, benefit: Benefit, quota: int | None,
     )
     benefit.quota, benefit.used = quota, locked.used
     return benefit
+
+
+BENEFIT_DETAILS = (
+    "family",
+    "title_en",
+    "title_zh",
+    "terms_en",
+    "terms_zh",
+    "valid_from",
+    "valid_until",
+    "limit_count",
+    "limit_period",
+)
+
+
+def _details(benefit: Benefit) -> dict[str, Any]:
+    values = {name: getattr(benefit, name) for name in BENEFIT_DETAILS}
+    for name in ("valid_from", "valid_until"):
+        values[name] = values[name].isoformat() if values[name] else None
+    values["locations"] = sorted(benefit.locations.values_list("pk", flat=True))
+    return values
+
+
+@transaction.atomic
+def benefit_update(
+    *, acting_user: User, benefit: Benefit, locations: list[MerchantLocation] | None = None, **details: Any
+) -> Benefit:
+    """Change what a benefit is and when and where it holds (`details`: any of BENEFIT_DETAILS; `locations`, when
+    given, replaces the list, empty meaning all the partner's locations). Its minimum tier, quota and active flag
+    change through their own services, which ask why. Locks the row; audited with before and after."""
+    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
+    unknown = set(details) - set(BENEFIT_DETAILS)
+    if unknown:
+        raise TypeError(f"unknown benefit fields: {sorted(unknown)}")
+    details = {name: value.strip() if isinstance(value, str) else value for name, value in details.items()}
+    if any(name in details and not details[name] for name in ("title_en", "title_zh")):
+        raise BenefitError(_("Give the benefit's title in both languages."), code="title_required")
+    locked = Benefit.objects.select_for_update().select_related("min_tier").get(pk=benefit.pk)
+    if locations is not None and any(location.merchant_id != locked.merchant_id for location in locations):
+        raise BenefitError(_("A benefit is honoured only at its partner's locations."), code="wrong_merchant")
+    before = _details(locked)
+    for name, value in details.items():
+        setattr(locked, name, value)
+    if locked.valid_until is not None and locked.valid_until < locked.valid_from:
+        raise BenefitError(_("The end date must not be before the start date."), code="dates_reversed")
+    locked.full_clean(exclude=["min_tier", "quota", "used", "is_active"])
+    locked.save(update_fields=list(details))
+    if locations is not None:
+        locked.locations.set(locations)
+    audit_record(actor=acting_user, action="benefits.benefit_update", obj=locked, before=before, after=_details(locked))
+    return locked

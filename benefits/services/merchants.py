@@ -1,10 +1,18 @@
 """The office's partner manager onboards, pauses and resumes partners, their locations, logos and staff."""
 
 import io
+from functools import partial
 from typing import Any
 
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.mail import EmailMessage
+from django.core.validators import validate_email
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -29,7 +37,8 @@ MERCHANT_FIELDS = (
 
 
 class MerchantError(ApplicationError):
-    """Codes: permission_denied, not_an_image, image_too_large, wrong_merchant, already_staff, name_required."""
+    """Codes: permission_denied, not_an_image, image_too_large, wrong_merchant, already_staff, office_account,
+    name_required, reason_required, bad_email."""
 
 
 def _snapshot(merchant: Merchant) -> dict[str, Any]:
@@ -37,8 +46,11 @@ def _snapshot(merchant: Merchant) -> dict[str, Any]:
 
 
 @transaction.atomic
-def merchant_onboard(*, acting_user: User, slug: str, name_en: str, name_zh: str, **details: Any) -> Merchant:
-    """Create a partner (active). `details`: category, address_*, opening_hours_*. Audited."""
+def merchant_onboard(
+    *, acting_user: User, slug: str, name_en: str, name_zh: str, logo=None, **details: Any
+) -> Merchant:
+    """Create a partner (active). `details`: category, address_*, opening_hours_*. With a `logo` upload, as
+    `merchant_set_logo` (a refused logo refuses the whole onboarding). Audited."""
     require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     if not (name_en or "").strip() or not (name_zh or "").strip():
         raise MerchantError(_("Give the partner's name in both languages."), code="name_required")
@@ -49,6 +61,8 @@ def merchant_onboard(*, acting_user: User, slug: str, name_en: str, name_zh: str
     merchant.full_clean(exclude=["logo", "logo_thumbnail"])
     merchant.save()
     audit_record(actor=acting_user, action="benefits.merchant_onboard", obj=merchant, after=_snapshot(merchant))
+    if logo is not None:
+        merchant_set_logo(acting_user=acting_user, merchant=merchant, upload=logo)
     return merchant
 
 
@@ -163,3 +177,89 @@ def staff_add(
         after={"merchant": merchant.pk, "user": user.pk, "role": role, "location": location.pk if location else None},
     )
     return staff
+
+
+@transaction.atomic
+def merchant_update(*, acting_user: User, merchant: Merchant, **details: Any) -> Merchant:
+    """Change a partner's names, category, address or opening hours (`details`: any of MERCHANT_FIELDS; the short
+    name in links never changes). Locks the row; audited with before and after."""
+    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
+    unknown = set(details) - set(MERCHANT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown merchant fields: {sorted(unknown)}")
+    details = {name: value.strip() if isinstance(value, str) else value for name, value in details.items()}
+    if any(name in details and not details[name] for name in ("name_en", "name_zh")):
+        raise MerchantError(_("Give the partner's name in both languages."), code="name_required")
+    locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    before = _snapshot(locked)
+    for name, value in details.items():
+        setattr(locked, name, value)
+    locked.full_clean(exclude=["logo", "logo_thumbnail"])
+    locked.save(update_fields=list(details))
+    audit_record(
+        actor=acting_user, action="benefits.merchant_update", obj=locked, before=before, after=_snapshot(locked)
+    )
+    return locked
+
+
+@transaction.atomic
+def staff_invite(
+    *,
+    acting_user: User,
+    merchant: Merchant,
+    email: str,
+    role: str = MerchantStaff.Role.CASHIER,
+    location: MerchantLocation | None = None,
+) -> MerchantStaff:
+    """Make the person at `email` a cashier or manager of `merchant`, creating their account if there is none.
+
+    A new account has no password: after commit the person gets an email with a link to choose one (allauth's
+    password-reset link, valid for PASSWORD_RESET_TIMEOUT). Its address counts as verified, because that link, sent
+    to it, is the only way in. An existing account (a resident who also works at the counter) gets a notice instead.
+    Refuses as `staff_add` does, and `bad_email`; nothing is created or sent when it refuses. Audited (staff_add).
+    """
+    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise MerchantError(_("Enter the staff member's email address."), code="bad_email") from error
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        owner = EmailAddress.objects.filter(email__iexact=email).select_related("user").first()
+        user = owner.user if owner else None
+    created = user is None
+    if created:
+        # Lower case, as allauth keeps addresses (it would otherwise add an unverified lower-case twin at sign-in).
+        user = User.objects.create_user(email=email.lower(), password=None)
+        EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    staff = staff_add(acting_user=acting_user, merchant=merchant, user=user, role=role, location=location)
+    password_url = _password_url(user) if created else ""
+    transaction.on_commit(partial(staff_invitation_send, staff=staff, password_url=password_url))
+    return staff
+
+
+def _password_url(user: User) -> str:
+    """allauth's link to choose a password: absolute from the request being served, else from SITE_URL."""
+    from allauth.account.adapter import get_adapter
+    from allauth.account.forms import default_token_generator
+    from allauth.account.utils import user_pk_to_url_str
+    from allauth.core import context
+
+    key = f"{user_pk_to_url_str(user)}-{default_token_generator.make_token(user)}"
+    if context.request is not None:
+        return get_adapter().get_reset_password_from_key_url(key)
+    path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"}).replace("UID-KEY", key)
+    return settings.CITYPOINTS_SITE_URL.rstrip("/") + path
+
+
+def staff_invitation_send(*, staff: MerchantStaff, password_url: str = "") -> None:
+    """Email the staff member, in both languages (we do not know theirs): where they work, their role, and for a new
+    account the link to choose a password (none: they sign in with the account they have)."""
+    from allauth.account.adapter import get_adapter
+
+    context = {"staff": staff, "merchant": staff.merchant, "password_url": password_url}
+    subject = render_to_string("benefits/email/staff_invitation_subject.txt", context)
+    body = render_to_string("benefits/email/staff_invitation_message.txt", context)
+    subject = get_adapter().format_email_subject(" ".join(subject.split()))
+    EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [staff.user.email]).send()
