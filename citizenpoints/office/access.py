@@ -25,6 +25,7 @@ def office_role_required(*roles: str):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
+        wrapped.office_roles = roles  # read by the console's front page and navigation (office/screens.py)
         return wrapped
 
     return decorator

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from citizenpoints.office import audit_views, catalogue_views, ingest_views
+from citizenpoints.office import audit_views, catalogue_views, home_views, ingest_views, resident_views
 
 app_name = "office"
 
 urlpatterns = [
+    path("", home_views.office_home, name="home"),
     path("audit/", audit_views.audit_trail, name="audit"),
     path("audit/export.csv", audit_views.audit_export, name="audit_export"),
     path("catalogue/", catalogue_views.versions, name="catalogue"),
@@ -28,4 +29,11 @@ urlpatterns = [
     path("batches/<uuid:batch_id>/", ingest_views.batch_detail, name="batch"),
     path("batches/<uuid:batch_id>/confirm/", ingest_views.batch_confirm_view, name="batch_confirm"),
     path("batches/<uuid:batch_id>/results.csv", ingest_views.batch_results_csv, name="batch_results"),
+    path("residents/", resident_views.resident_search, name="residents"),
+    path("residents/<int:number>/", resident_views.resident_detail, name="resident"),
+    path(
+        "residents/<int:number>/entries/<int:entry_id>/reverse/",
+        resident_views.entry_reverse_confirm,
+        name="entry_reverse",
+    ),
 ]

@@ -72,7 +72,7 @@ def home(request):
     resident = resident_for_user(user=request.user)
     if resident is None:
         if request.user.is_office_staff:
-            return render(request, "citizenpoints/staff_home.html")
+            return redirect("office:home")
         for _receiver, url in home_requested.send(sender=None, user=request.user):
             if url:
                 return redirect(url)
