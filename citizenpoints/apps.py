@@ -8,7 +8,9 @@ class CitizenPointsConfig(AppConfig):
 
     def ready(self) -> None:
         from citizenpoints.appeals_data import appeals_connect
+        from citizenpoints.notifications_data import register_notifications
         from citizenpoints.personal_data import register_points_datasets
 
         register_points_datasets()
         appeals_connect()
+        register_notifications()

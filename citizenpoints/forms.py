@@ -25,3 +25,11 @@ class CardLinkForm(forms.Form):
         help_text=_("We keep only a coded form of it, never the number itself, and nobody at the office can see it."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text", "spellcheck": "false"}),
     )
+
+
+class NoticesForm(forms.Form):
+    email_notices = forms.BooleanField(
+        label=_("Email me my notices"),
+        required=False,
+        help_text=_("Points are summed up in one email a day at most; everything is also in your inbox."),
+    )

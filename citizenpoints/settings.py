@@ -114,6 +114,8 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-scoring": {"task": "citizenpoints.tasks.nightly_scoring", "schedule": crontab(hour=0, minute=5)},
     "nightly-retention": {"task": "citizenpoints.tasks.nightly_retention", "schedule": crontab(hour=2, minute=30)},
     "purge-redemption-tokens": {"task": "benefits.tasks.purge_old_tokens", "schedule": crontab(hour=3, minute=15)},
+    # Yesterday's points, one notice and one email per resident, in time for breakfast (CELERY_TIMEZONE).
+    "points-digest": {"task": "citizenpoints.tasks.points_digest", "schedule": crontab(hour=7, minute=30)},
 }
 # Celery would close Django's DB connection after every task without this; reconnecting per task is slow.
 CELERY_DB_REUSE_MAX = 1000
@@ -196,6 +198,8 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CityPoints <no-reply@citypoints.example>")
+# Links in emails (sent by Celery, with no request to take the host from).
+CITYPOINTS_SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Security. CSP everywhere: scripts only from us or with the per-request nonce; no inline styles.

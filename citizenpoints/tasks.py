@@ -1,5 +1,7 @@
 """Celery tasks: thin wrappers that load by id and call one service or helper."""
 
+import datetime
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
@@ -12,6 +14,12 @@ from citizenpoints.models import IngestBatch, Resident
 from citizenpoints.services.exports import export_build, exports_expire
 from citizenpoints.services.ingest import batch_process
 from citizenpoints.services.nightly import nightly_pass
+from citizenpoints.services.notifications import (
+    notice_range_email_batches,
+    notices_email,
+    points_digest_create,
+    yesterday_local,
+)
 from citizenpoints.services.retention import retention_purge
 
 
@@ -62,3 +70,26 @@ def nightly_retention() -> dict:
     result = retention_purge()
     result["exports_expired"] = exports_expire()
     return result
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=6)
+def email_notices(*, notice_ids: list[int]) -> int:
+    """Mail a batch of notices (idempotent: each row is claimed before its message goes; a retry skips the sent)."""
+    return notices_email(notice_ids=notice_ids)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def email_notice_range(*, first_id: int, last_id: int) -> int:
+    """Fan out the mailable notices a set-based pass wrote (ids first..last) as batch tasks. Returns batches."""
+    batches = 0
+    for notice_ids in notice_range_email_batches(first_id=first_id, last_id=last_id):
+        email_notices.delay(notice_ids=notice_ids)
+        batches += 1
+    return batches
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def points_digest(*, day: str | None = None) -> dict:
+    """Each resident's points of one local day (default yesterday) in one notice and one email; re-runs add nothing."""
+    on = datetime.date.fromisoformat(day) if day else yesterday_local()
+    return {"day": on.isoformat(), "digests": points_digest_create(day=on)}

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from citizenpoints.views import cards, catalogue, pages, residents, rights
+from citizenpoints.views import notifications as inbox
 
 # The admin signs in through allauth, so staff two-factor authentication applies there too.
 admin.site.login = login_required(admin.site.login)
@@ -21,6 +22,9 @@ urlpatterns = [
     path("me/card/", cards.card, name="card"),
     path("me/profile/", residents.profile, name="profile"),
     path("me/history/", residents.history, name="history"),
+    path("me/inbox/", inbox.inbox, name="inbox"),
+    path("me/inbox/read/", inbox.inbox_read_all, name="inbox_read_all"),
+    path("me/inbox/<int:notice_id>/open/", inbox.inbox_open, name="inbox_open"),
     path("me/rights/report/", rights.report, name="rights_report"),
     path("me/rights/report.pdf", rights.report_pdf, name="rights_report_pdf"),
     path("me/rights/export/", rights.export, name="rights_export"),

@@ -7,6 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Sum
 from django.utils import timezone
 
 from citizenpoints.models import Badge, LedgerEntry, ResidentBadge
+from citizenpoints.services import notifications
 
 
 def _qualifying_entries(badge: Badge, since: datetime.datetime):
@@ -29,15 +30,23 @@ def badges_evaluate(*, resident_id: int, category_id: int, now: datetime.datetim
         )
         measure = entries.aggregate(value=Count("id") if badge.metric == Badge.Metric.COUNT else Sum("points"))
         if (measure["value"] or 0) >= badge.threshold:
-            ResidentBadge.objects.get_or_create(resident_id=resident_id, badge=badge, defaults={"awarded_at": now})
+            _held, created = ResidentBadge.objects.get_or_create(
+                resident_id=resident_id, badge=badge, defaults={"awarded_at": now}
+            )
+            if created:
+                notifications.notify(
+                    resident=resident_id, kind=notifications.Kind.BADGE_EARNED, params={"badge_id": badge.pk}
+                )
             granted.append(badge)
     return granted
 
 
 def badges_evaluate_all(*, now: datetime.datetime | None = None, resident_ids=None) -> int:
-    """The nightly (and post-ingest) pass: one INSERT … SELECT per badge over every resident. Returns grants."""
+    """The nightly (and post-ingest) pass: one INSERT … SELECT per badge over every resident, then one more telling
+    the residents who earned one. Returns grants."""
     now = now or timezone.now()
     granted = 0
+    last_held = notifications.badges_last_id()
     for badge in Badge.objects.filter(is_active=True):
         entries = _qualifying_entries(badge, now - datetime.timedelta(days=badge.period_days))
         if resident_ids is not None:
@@ -58,4 +67,6 @@ def badges_evaluate_all(*, now: datetime.datetime | None = None, resident_ids=No
                 [badge.pk, now, *params],
             )
             granted += cursor.rowcount
+    if granted:
+        notifications.badges_notify(after_id=last_held, awarded_at=now)
     return granted

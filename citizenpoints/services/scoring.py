@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from citizenpoints.models import Balance, LedgerEntry, Resident, ScoringWindow, Tier, TierChange, TierScheme
 from citizenpoints.rules import CENT
+from citizenpoints.services import notifications
 
 
 def local_zone() -> ZoneInfo:
@@ -87,6 +88,11 @@ def balance_retier(*, balance: Balance, cause: str, scheme: TierScheme | None = 
             resident_id=balance.resident_id, from_tier_id=balance.tier_id, to_tier=tier, cause=cause
         )
         Balance.objects.filter(pk=balance.pk).update(tier=tier)
+        notifications.notify(
+            resident=balance.resident_id,
+            kind=notifications.Kind.TIER_CHANGED,
+            params={"from_tier_id": balance.tier_id, "to_tier_id": tier.pk, "cause": cause},
+        )
         balance.tier = tier
     return tier
 
@@ -97,8 +103,10 @@ def _retier_all_sql(
     now: datetime.datetime,
     only_residents_sql: str = "",
     only_params: dict | None = None,
+    reason: str = "",
 ) -> int:
-    """Set every balance's tier from its score under `scheme` in two statements; log the changes. Returns changes.
+    """Set every balance's tier from its score under `scheme` in two statements; log the changes and tell each
+    resident (one more INSERT … SELECT, `reason` included). Returns changes.
 
     `only_residents_sql`, a subquery of resident ids (named params in `only_params`), limits the pass to them.
     """
@@ -114,6 +122,7 @@ def _retier_all_sql(
     """
     params = {"scheme": scheme.pk, "base": scheme.base_score, "cause": cause, "now": now, **(only_params or {})}
     only = f" AND b.resident_id IN ({only_residents_sql})" if only_residents_sql else ""
+    last_change = notifications.tier_changes_last_id()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {change_table} (resident_id, from_tier_id, to_tier_id, cause, changed_at)
@@ -126,6 +135,8 @@ def _retier_all_sql(
             f"UPDATE {balance_table} AS b SET tier_id = {tier_for} WHERE b.tier_id IS DISTINCT FROM {tier_for}{only}",
             params,
         )
+    if changes:
+        notifications.tier_changes_notify(after_id=last_change, changed_at=now, cause=cause, reason=reason)
     return changes
 
 
@@ -135,15 +146,14 @@ def tiers_refresh(*, cause: str, only_residents_sql: str, only_params: dict) -> 
 
 
 @transaction.atomic
-def scheme_activate(*, scheme: TierScheme) -> int:
+def scheme_activate(*, scheme: TierScheme, reason: str = "") -> int:
     """Make `scheme` the active one and re-place every resident in one set-based pass; the ledger is untouched.
-
-    Returns how many residents changed tier.
+    Each resident is told (with `reason`, the office's words). Returns how many residents changed tier.
     """
     TierScheme.objects.select_for_update().filter(is_active=True).update(is_active=False)
     TierScheme.objects.filter(pk=scheme.pk).update(is_active=True)
     scheme.is_active = True
-    return _retier_all_sql(scheme, TierChange.Cause.SCHEME, timezone.now())
+    return _retier_all_sql(scheme, TierChange.Cause.SCHEME, timezone.now(), reason=reason)
 
 
 @transaction.atomic

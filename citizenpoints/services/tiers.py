@@ -19,7 +19,7 @@ def tier_scheme_switch(*, acting_user: User, scheme: TierScheme, reason: str) ->
     previous = TierScheme.objects.filter(is_active=True).first()
     if previous and previous.pk == scheme.pk:
         raise ApplicationError(_("This scheme is already active."), code="already_active")
-    changes = scheme_activate(scheme=scheme)
+    changes = scheme_activate(scheme=scheme, reason=reason.strip())
     audit_record(
         actor=acting_user,
         action="tiers.switch_scheme",

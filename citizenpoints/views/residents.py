@@ -13,7 +13,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from citizenpoints.exceptions import ApplicationError
-from citizenpoints.forms import JoinForm
+from citizenpoints.forms import JoinForm, NoticesForm
 from citizenpoints.i18n import set_language_cookie
 from citizenpoints.selectors import (
     history_filter_options,
@@ -22,6 +22,7 @@ from citizenpoints.selectors import (
     resident_history,
     scoring_window_start,
 )
+from citizenpoints.services.notifications import resident_email_notices_set
 from citizenpoints.services.residents import current_terms_version, resident_join
 from citizenpoints.signals import home_requested
 from citizenpoints.templatetags.points import local
@@ -82,8 +83,17 @@ def home(request):
 
 @resident_required
 def profile(request, resident):
+    notices_form = NoticesForm(request.POST or None, initial={"email_notices": resident.email_notices})
+    if request.method == "POST" and notices_form.is_valid():
+        resident_email_notices_set(resident=resident, email_notices=notices_form.cleaned_data["email_notices"])
+        if resident.email_notices:
+            messages.success(request, _("Your notices will come by email too."))
+        else:
+            messages.success(request, _("Your notices will stay in your inbox only; no more email."))
+        return redirect("profile")
     consents = resident.consents.all()
-    return render(request, "citizenpoints/profile.html", {"resident": resident, "consents": consents})
+    context = {"resident": resident, "consents": consents, "notices_form": notices_form}
+    return render(request, "citizenpoints/profile.html", context)
 
 
 class HistoryFilterForm(forms.Form):
