@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from citizenpoints.views import appeals
 from citizenpoints.views import cards, catalogue, pages, residents, rights
 from citizenpoints.views import notifications as inbox
 
@@ -22,6 +23,11 @@ urlpatterns = [
     path("me/card/", cards.card, name="card"),
     path("me/profile/", residents.profile, name="profile"),
     path("me/history/", residents.history, name="history"),
+    path("me/appeals/", appeals.appeal_list, name="appeals"),
+    path("me/appeals/missing/", appeals.appeal_missing, name="appeal_missing"),
+    path("me/appeals/record/<int:entry_id>/", appeals.appeal_entry, name="appeal_entry"),
+    path("me/appeals/claim/<int:claim_id>/", appeals.appeal_claim, name="appeal_claim"),
+    path("me/appeals/<int:pk>/", appeals.appeal_detail, name="appeal_detail"),
     path("me/inbox/", inbox.inbox, name="inbox"),
     path("me/inbox/read/", inbox.inbox_read_all, name="inbox_read_all"),
     path("me/inbox/<int:notice_id>/open/", inbox.inbox_open, name="inbox_open"),

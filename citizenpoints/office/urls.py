@@ -1,11 +1,20 @@
 from django.urls import path
 
+from citizenpoints.office import appeal_views
 from citizenpoints.office import audit_views, catalogue_views, home_views, ingest_views, resident_views
 
 app_name = "office"
 
 urlpatterns = [
     path("", home_views.office_home, name="home"),
+    path("appeals/", appeal_views.queue, name="appeals"),
+    path("appeals/<int:pk>/", appeal_views.detail, name="appeal"),
+    path("appeals/<int:pk>/review/", appeal_views.review_start, name="appeal_review"),
+    path("appeals/<int:pk>/decide/", appeal_views.decide, name="appeal_decide"),
+    path("calendar/", appeal_views.calendar, name="calendar"),
+    path("calendar/new/", appeal_views.calendar_day_edit, name="calendar_day_new"),
+    path("calendar/<int:pk>/", appeal_views.calendar_day_edit, name="calendar_day_edit"),
+    path("calendar/<int:pk>/remove/", appeal_views.calendar_day_delete, name="calendar_day_remove"),
     path("audit/", audit_views.audit_trail, name="audit"),
     path("audit/export.csv", audit_views.audit_export, name="audit_export"),
     path("catalogue/", catalogue_views.versions, name="catalogue"),
