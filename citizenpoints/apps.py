@@ -7,10 +7,12 @@ class CitizenPointsConfig(AppConfig):
     verbose_name = _("City points")
 
     def ready(self) -> None:
+        from citizenpoints import claims_data
         from citizenpoints.appeals_data import appeals_connect
         from citizenpoints.notifications_data import register_notifications
         from citizenpoints.personal_data import register_points_datasets
 
         register_points_datasets()
         appeals_connect()
+        claims_data.register()
         register_notifications()

@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from citizenpoints.views import appeals
-from citizenpoints.views import cards, catalogue, pages, residents, rights
+from citizenpoints.views import cards, catalogue, claims, pages, residents, rights
 from citizenpoints.views import notifications as inbox
 
 # The admin signs in through allauth, so staff two-factor authentication applies there too.
@@ -31,6 +31,10 @@ urlpatterns = [
     path("me/inbox/", inbox.inbox, name="inbox"),
     path("me/inbox/read/", inbox.inbox_read_all, name="inbox_read_all"),
     path("me/inbox/<int:notice_id>/open/", inbox.inbox_open, name="inbox_open"),
+    path("me/claims/", claims.claim_list, name="claims"),
+    path("me/claims/new/", claims.claim_new, name="claim_new"),
+    path("me/claims/<int:pk>/", claims.claim_detail, name="claim_detail"),
+    path("evidence/<int:pk>.jpg", claims.evidence_photo, name="evidence_photo"),
     path("me/rights/report/", rights.report, name="rights_report"),
     path("me/rights/report.pdf", rights.report_pdf, name="rights_report_pdf"),
     path("me/rights/export/", rights.export, name="rights_export"),

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from citizenpoints.office import appeal_views
-from citizenpoints.office import audit_views, catalogue_views, home_views, ingest_views, resident_views
+from citizenpoints.office import audit_views, catalogue_views, claim_views, home_views, ingest_views, resident_views
 
 app_name = "office"
 
@@ -16,6 +16,10 @@ urlpatterns = [
     path("calendar/<int:pk>/", appeal_views.calendar_day_edit, name="calendar_day_edit"),
     path("calendar/<int:pk>/remove/", appeal_views.calendar_day_delete, name="calendar_day_remove"),
     path("audit/", audit_views.audit_trail, name="audit"),
+    path("claims/", claim_views.queue, name="claims"),
+    path("claims/<int:pk>/", claim_views.detail, name="claim"),
+    path("claims/<int:pk>/approve/", claim_views.approve, name="claim_approve"),
+    path("claims/<int:pk>/reject/", claim_views.reject, name="claim_reject"),
     path("audit/export.csv", audit_views.audit_export, name="audit_export"),
     path("catalogue/", catalogue_views.versions, name="catalogue"),
     path("catalogue/draft/", catalogue_views.draft_start, name="catalogue_draft"),
