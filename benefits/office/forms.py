@@ -107,7 +107,7 @@ class MinTierForm(ReasonForm):
     min_tier = TierChoiceField(
         label=_("Minimum tier"),
         queryset=active_tiers(),
-        empty_label=None,
+        empty_label=_("Choose a tier…"),  # after a scheme switch nothing is preselected: the officer decides
         help_text=_("Residents in this tier or a higher one may use the benefit."),
     )
     field_order = ["min_tier", "reason"]
@@ -164,6 +164,8 @@ class BenefitForm(forms.ModelForm):
     def __init__(self, *args, merchant: Merchant, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["min_tier"].queryset = active_tiers()
+        self.fields["min_tier"].empty_label = _("Choose a tier…")
+        self.fields["family"].choices = [("", _("Choose a family…")), *Benefit.Family.choices]
         self.fields["locations"].queryset = merchant.locations.filter(is_active=True)
         self.fields["locations"].label_from_instance = lambda location: tr(location, "name")
         self.fields["locations"].help_text = _("None ticked: at every location of the partner.")

@@ -113,7 +113,7 @@ def test_the_partner_list_counts_locations_staff_and_benefits(office):
     MerchantFactory(name_en="Old Books", is_active=False)
 
     page = main(office.get(reverse("benefits:office-merchants")))
-    row = re.search(r"City Gym</a></td>(.*?)</tr>", page, re.S).group(1)
+    row = re.search(r"City Gym</a></div></td>(.*?)</tr>", page, re.S).group(1)
     assert [int(n) for n in re.findall(r'class="num">(\d+)', row)] == [2, 1, 1]
     assert "1 active of 2" in row and "Active" in row
     assert "Old Books" in page
