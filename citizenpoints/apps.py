@@ -11,8 +11,10 @@ class CitizenPointsConfig(AppConfig):
         from citizenpoints.appeals_data import appeals_connect
         from citizenpoints.notifications_data import register_notifications
         from citizenpoints.personal_data import register_points_datasets
+        from citizenpoints.statistics import register_points_statistics
 
         register_points_datasets()
         appeals_connect()
         claims_data.register()
+        register_points_statistics()
         register_notifications()

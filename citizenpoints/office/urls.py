@@ -1,7 +1,15 @@
 from django.urls import path
 
-from citizenpoints.office import appeal_views
-from citizenpoints.office import audit_views, catalogue_views, claim_views, home_views, ingest_views, resident_views
+from citizenpoints.office import (
+    appeal_views,
+    audit_views,
+    catalogue_views,
+    claim_views,
+    home_views,
+    ingest_views,
+    resident_views,
+    statistics_views,
+)
 
 app_name = "office"
 
@@ -32,6 +40,8 @@ urlpatterns = [
         catalogue_views.behaviour_delete,
         name="behaviour_remove",
     ),
+    path("statistics/", statistics_views.overview, name="statistics"),
+    path("statistics/<slug:key>.csv", statistics_views.export_csv, name="statistics_csv"),
     path("sources/", ingest_views.source_list, name="sources"),
     path("sources/new/", ingest_views.source_edit, name="source_new"),
     path("sources/<slug:code>/", ingest_views.source_detail, name="source"),
