@@ -13,8 +13,8 @@ Params by kind (the `_id` keys name rows; a row since deleted by retention or le
   switch}. Written by every re-tier, per resident (`balance_retier`) or set-based (batches, ageing, scheme switch).
 - BADGE_EARNED: {"badge_id"}.
 - CLAIM_DECIDED: {"claim_id", "status": Claim.Status, "points": awarded, when approved}.
-- APPEAL_RECEIVED: {"appeal_id", "due_on": "YYYY-MM-DD"}.
-- APPEAL_DECIDED: {"appeal_id", "status": Appeal.Status}.
+- APPEAL_RECEIVED: {"appeal_id", "subject", "due_on": "YYYY-MM-DD"}.
+- APPEAL_DECIDED: {"appeal_id", "granted": bool (or "status": Appeal.Status), "points": the correction or None}.
 - ENTRY_REVERSED: {"entry_id": the award taken back, "reversal_id", "points": taken back, "behaviour_code"}.
 """
 
@@ -75,6 +75,11 @@ def _json_object(*pairs: str) -> str:
     return f"{function}({', '.join(pairs)})"
 
 
+def _db_time(value: datetime.datetime):
+    """A datetime as the ORM stores it (on SQLite: UTC text), for raw SQL comparing with or writing such columns."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def _max_id(table: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT MAX(id) FROM {table}")  # the primary key's index: one step, however big
@@ -88,15 +93,17 @@ def tier_changes_last_id() -> int:
 
 def tier_changes_notify(*, after_id: int, changed_at: datetime.datetime, cause: str, reason: str = "") -> int:
     """A TIER_CHANGED notice for each tier change a set-based re-tier just wrote (ids after `after_id`, stamped
-    `changed_at` with `cause`), in one INSERT … SELECT; mailed after commit. Returns notices written."""
+    `changed_at` with `cause`), in one INSERT … SELECT; mailed after commit. Returns notices written.
+
+    `changed_at` is matched as the re-tier's own raw SQL wrote it (SQLite keeps a raw parameter's text as given)."""
     params = ["'from_tier_id'", "c.from_tier_id", "'to_tier_id'", "c.to_tier_id", "'cause'", "c.cause"]
     if reason:
         params += ["'reason'", "CAST(%(reason)s AS TEXT)"]
     return _insert_select(
         f"""SELECT c.resident_id, 'tier_changed', {_json_object(*params)}, %(now)s
             FROM {TierChange._meta.db_table} c
-            WHERE c.id > %(after)s AND c.changed_at = %(now)s AND c.cause = %(cause)s""",
-        {"after": after_id, "now": changed_at, "cause": cause, "reason": reason},
+            WHERE c.id > %(after)s AND c.changed_at = %(changed)s AND c.cause = %(cause)s""",
+        {"after": after_id, "changed": changed_at, "now": _db_time(changed_at), "cause": cause, "reason": reason},
     )
 
 
@@ -108,8 +115,8 @@ def badges_notify(*, after_id: int, awarded_at: datetime.datetime) -> int:
     """A BADGE_EARNED notice for each badge a set-based pass just granted, in one INSERT … SELECT."""
     return _insert_select(
         f"""SELECT b.resident_id, 'badge_earned', {_json_object("'badge_id'", "b.badge_id")}, %(now)s
-            FROM {ResidentBadge._meta.db_table} b WHERE b.id > %(after)s AND b.awarded_at = %(now)s""",
-        {"after": after_id, "now": awarded_at},
+            FROM {ResidentBadge._meta.db_table} b WHERE b.id > %(after)s AND b.awarded_at = %(awarded)s""",
+        {"after": after_id, "awarded": awarded_at, "now": _db_time(awarded_at)},
     )
 
 
@@ -169,7 +176,7 @@ def points_digest_create(*, day: datetime.date, now: datetime.datetime | None = 
                 WHERE e.kind = 'award' AND e.recorded_at >= %(start)s AND e.recorded_at < %(end)s
                   AND r.left_at IS NULL
                 GROUP BY e.resident_id""",
-            {"now": now, "day": day, "start": start, "end": end},
+            {"now": _db_time(now), "day": day, "start": _db_time(start), "end": _db_time(end)},
             digest=True,
         )
 
@@ -543,6 +550,8 @@ def _word_appeal(kind: str, params: dict, lookups: _Lookups):
         ]
         return _("We received your appeal"), body, url
     status = params.get("status") or (appeal.status if appeal else "")
+    if "granted" in params:  # what appeal_decide writes
+        status = Appeal.Status.GRANTED if params["granted"] else Appeal.Status.REFUSED
     body = []
     if appeal and appeal.decision_reason:
         body.append(_("The credit office's reasons: %(reason)s") % {"reason": appeal.decision_reason})

@@ -83,7 +83,9 @@ def home(request):
 
 @resident_required
 def profile(request, resident):
-    notices_form = NoticesForm(request.POST or None, initial={"email_notices": resident.email_notices})
+    # An unticked box posts nothing: bind on the method, not on the data.
+    data = request.POST if request.method == "POST" else None
+    notices_form = NoticesForm(data, initial={"email_notices": resident.email_notices})
     if request.method == "POST" and notices_form.is_valid():
         resident_email_notices_set(resident=resident, email_notices=notices_form.cleaned_data["email_notices"])
         if resident.email_notices:

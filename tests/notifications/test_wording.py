@@ -65,7 +65,8 @@ def facts(frozen, catalogue):
         "claim approved": (Kind.CLAIM_DECIDED, {"claim_id": approved.pk, "status": "approved", "points": "1"}),
         "claim rejected": (Kind.CLAIM_DECIDED, {"claim_id": rejected.pk, "status": "rejected"}),
         "appeal received": (Kind.APPEAL_RECEIVED, {"appeal_id": appeal.pk, "due_on": "2026-11-30"}),
-        "appeal decided": (Kind.APPEAL_DECIDED, {"appeal_id": decided.pk, "status": "granted"}),
+        "appeal decided": (Kind.APPEAL_DECIDED, {"appeal_id": decided.pk, "subject": "missing", "granted": True,
+                                                 "points": "1.00"}),
         "reversed": (Kind.ENTRY_REVERSED, {"entry_id": reversal.reverses_id, "reversal_id": reversal.pk,
                                            "points": "1", "behaviour_code": "loan"}),
     }  # fmt: skip
@@ -161,7 +162,7 @@ def test_a_notice_whose_rows_are_gone_still_reads(frozen, catalogue):
     gone = [
         Notification(resident=resident, kind=Kind.CLAIM_DECIDED, params={"claim_id": 999999, "status": "rejected"}),
         Notification(resident=resident, kind=Kind.BADGE_EARNED, params={"badge_id": 999999}),
-        Notification(resident=resident, kind=Kind.APPEAL_DECIDED, params={"appeal_id": 999999, "status": "refused"}),
+        Notification(resident=resident, kind=Kind.APPEAL_DECIDED, params={"appeal_id": 999999, "granted": False}),
         Notification(resident=resident, kind=Kind.ENTRY_REVERSED, params={"entry_id": 999999, "points": "2"}),
         Notification(resident=resident, kind=Kind.TIER_CHANGED, params={"to_tier_id": 999999, "cause": "points"}),
     ]
