@@ -10,7 +10,7 @@ from benefits.models import Benefit, Merchant, MerchantLocation
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.models import OfficeRole, Tier, User
 from citizenpoints.services.audit import audit_record
-from citizenpoints.services.permissions import require_role
+from citizenpoints.services.permissions import role_required
 
 
 class BenefitError(ApplicationError):
@@ -31,6 +31,7 @@ def _snapshot(benefit: Benefit) -> dict[str, Any]:
     }
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def benefit_create(
     *,
@@ -55,7 +56,6 @@ def benefit_create(
     `locations` restricts where it is honoured (locations of that merchant); none means all. `is_active=False` saves
     it paused, to be resumed when the partner is ready. Audited.
     """
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     if not title_en.strip() or not title_zh.strip():
         raise BenefitError(_("Give the benefit's title in both languages."), code="title_required")
     if not min_tier.scheme.is_active:
@@ -86,7 +86,6 @@ def benefit_create(
 
 
 def _set_active(acting_user: User, benefit: Benefit, active: bool, reason: str) -> Benefit:
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     if not (reason or "").strip():
         raise BenefitError(_("Say why; the partner is told."), code="reason_required")
     before = Benefit.objects.select_for_update().values_list("is_active", flat=True).get(pk=benefit.pk)
@@ -103,21 +102,23 @@ def _set_active(acting_user: User, benefit: Benefit, active: bool, reason: str) 
     return benefit
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def benefit_pause(*, acting_user: User, benefit: Benefit, reason: str) -> Benefit:
     """Stop a benefit: codes already on screens are refused at the counter with `benefit_paused`. Audited."""
     return _set_active(acting_user, benefit, False, reason)
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def benefit_resume(*, acting_user: User, benefit: Benefit, reason: str) -> Benefit:
     return _set_active(acting_user, benefit, True, reason)
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def benefit_set_min_tier(*, acting_user: User, benefit: Benefit, min_tier: Tier, reason: str) -> Benefit:
     """Move a benefit to a tier of the active scheme (after the city switches schemes, say). Audited."""
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     if not (reason or "").strip():
         raise BenefitError(_("Say why; the partner is told."), code="reason_required")
     if not min_tier.scheme.is_active:
@@ -136,10 +137,10 @@ def benefit_set_min_tier(*, acting_user: User, benefit: Benefit, min_tier: Tier,
     return benefit
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def benefit_set_quota(*, acting_user: User, benefit: Benefit, quota: int | None, reason: str) -> Benefit:
     """Raise, lower or lift the total quota; never below what is already used. Audited."""
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     locked = Benefit.objects.select_for_update().get(pk=benefit.pk)
     if quota is not None and quota < locked.used:
         raise BenefitError(
@@ -180,6 +181,7 @@ def _details(benefit: Benefit) -> dict[str, Any]:
     return values
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def benefit_update(
     *, acting_user: User, benefit: Benefit, locations: list[MerchantLocation] | None = None, **details: Any
@@ -187,7 +189,6 @@ def benefit_update(
     """Change what a benefit is and when and where it holds (`details`: any of BENEFIT_DETAILS; `locations`, when
     given, replaces the list, empty meaning all the partner's locations). Its minimum tier, quota and active flag
     change through their own services, which ask why. Locks the row; audited with before and after."""
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     unknown = set(details) - set(BENEFIT_DETAILS)
     if unknown:
         raise TypeError(f"unknown benefit fields: {sorted(unknown)}")

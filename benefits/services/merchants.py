@@ -20,7 +20,7 @@ from benefits.models import Merchant, MerchantLocation, MerchantStaff
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.models import OfficeRole, User
 from citizenpoints.services.audit import audit_record
-from citizenpoints.services.permissions import require_role
+from citizenpoints.services.permissions import role_required
 
 LOGO_MAX = 1024
 THUMBNAIL = (128, 128)
@@ -45,13 +45,13 @@ def _snapshot(merchant: Merchant) -> dict[str, Any]:
     return {name: getattr(merchant, name) for name in (*MERCHANT_FIELDS, "slug", "is_active")}
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def merchant_onboard(
     *, acting_user: User, slug: str, name_en: str, name_zh: str, logo=None, **details: Any
 ) -> Merchant:
     """Create a partner (active). `details`: category, address_*, opening_hours_*. With a `logo` upload, as
     `merchant_set_logo` (a refused logo refuses the whole onboarding). Audited."""
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     if not (name_en or "").strip() or not (name_zh or "").strip():
         raise MerchantError(_("Give the partner's name in both languages."), code="name_required")
     unknown = set(details) - set(MERCHANT_FIELDS)
@@ -67,7 +67,6 @@ def merchant_onboard(
 
 
 def _set_active(acting_user: User, merchant: Merchant, active: bool, reason: str, action: str) -> Merchant:
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     if not (reason or "").strip():
         raise MerchantError(_("Say why; the partner is told."), code="reason_required")
     locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
@@ -85,12 +84,14 @@ def _set_active(acting_user: User, merchant: Merchant, active: bool, reason: str
     return merchant
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def merchant_pause(*, acting_user: User, merchant: Merchant, reason: str) -> Merchant:
     """Pause a partner: none of its benefits can be shown or redeemed until it is resumed. Audited."""
     return _set_active(acting_user, merchant, False, reason, "benefits.merchant_pause")
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def merchant_resume(*, acting_user: User, merchant: Merchant, reason: str) -> Merchant:
     return _set_active(acting_user, merchant, True, reason, "benefits.merchant_resume")
@@ -120,10 +121,10 @@ def _reencode_logo(upload) -> tuple[bytes, bytes]:
     return logo.getvalue(), thumb.getvalue()
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def merchant_set_logo(*, acting_user: User, merchant: Merchant, upload) -> Merchant:
     """Store the partner's logo and a 128 px thumbnail, both re-encoded by Pillow. Audited."""
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     logo, thumb = _reencode_logo(upload)
     merchant.logo.save(f"{merchant.slug}.png", ContentFile(logo), save=False)
     merchant.logo_thumbnail.save(f"{merchant.slug}-128.png", ContentFile(thumb), save=False)
@@ -134,12 +135,12 @@ def merchant_set_logo(*, acting_user: User, merchant: Merchant, upload) -> Merch
     return merchant
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def location_add(
     *, acting_user: User, merchant: Merchant, name_en: str, name_zh: str, **details: Any
 ) -> MerchantLocation:
     """Add a counter or branch. `details`: address_*, opening_hours_*. Audited."""
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     location = MerchantLocation(merchant=merchant, name_en=name_en, name_zh=name_zh, **details)
     location.full_clean()
     location.save()
@@ -152,6 +153,7 @@ def location_add(
     return location
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def staff_add(
     *,
@@ -162,7 +164,6 @@ def staff_add(
     location: MerchantLocation | None = None,
 ) -> MerchantStaff:
     """Make `user` a cashier or manager of `merchant` (a staff account belongs to one merchant). Audited."""
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     if location is not None and location.merchant_id != merchant.pk:
         raise MerchantError(_("That location belongs to another partner."), code="wrong_merchant")
     if MerchantStaff.objects.filter(user=user).exists():
@@ -179,11 +180,11 @@ def staff_add(
     return staff
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def merchant_update(*, acting_user: User, merchant: Merchant, **details: Any) -> Merchant:
     """Change a partner's names, category, address or opening hours (`details`: any of MERCHANT_FIELDS; the short
     name in links never changes). Locks the row; audited with before and after."""
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     unknown = set(details) - set(MERCHANT_FIELDS)
     if unknown:
         raise TypeError(f"unknown merchant fields: {sorted(unknown)}")
@@ -202,6 +203,7 @@ def merchant_update(*, acting_user: User, merchant: Merchant, **details: Any) ->
     return locked
 
 
+@role_required(OfficeRole.PARTNER_MANAGER)
 @transaction.atomic
 def staff_invite(
     *,
@@ -218,7 +220,6 @@ def staff_invite(
     to it, is the only way in. An existing account (a resident who also works at the counter) gets a notice instead.
     Refuses as `staff_add` does, and `bad_email`; nothing is created or sent when it refuses. Audited (staff_add).
     """
-    require_role(acting_user, OfficeRole.PARTNER_MANAGER)
     email = (email or "").strip()
     try:
         validate_email(email)

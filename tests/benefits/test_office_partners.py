@@ -593,6 +593,8 @@ def test_the_services_refuse_other_roles_too(role):
             service(acting_user=user, **kwargs)
         assert refused.value.code == "permission_denied", service.__name__
     assert actions() == []
+    # Each refusal is in the audit trail (checked before the service's transaction, so it is not rolled back).
+    assert AuditEvent.objects.filter(action="permission.denied", actor=user).count() == len(calls)
     assert not User.objects.filter(email="someone@x.example").exists()
     assert MerchantLocation.objects.count() == 1
 
