@@ -24,7 +24,7 @@ from citizenpoints.services.claims import (
     claimable_behaviours,
 )
 from citizenpoints.services.permissions import has_role
-from citizenpoints.templatetags.points import local
+from citizenpoints.templatetags.points import local, points
 
 DECIDERS = (OfficeRole.REVIEWER,)
 READERS = (OfficeRole.REVIEWER, OfficeRole.AUDITOR)
@@ -157,9 +157,9 @@ def approve(request, pk):
         if error.code == "award_refused":
             messages.info(request, _("You can reject the claim instead, with this reason for the resident."))
         return redirect("office:claim", pk=pk)
-    points = claim.ledger_entry.points if claim.ledger_entry else 0
+    awarded = points(claim.ledger_entry.points if claim.ledger_entry else 0)
     messages.success(
-        request, _("Claim %(number)s approved: %(points)s points awarded.") % {"number": claim.pk, "points": points}
+        request, _("Claim %(number)s approved: %(points)s awarded.") % {"number": claim.pk, "points": awarded}
     )
     return redirect(_next_in_queue(claim))
 

@@ -23,7 +23,7 @@ from citizenpoints.services.claims import (
 )
 from citizenpoints.services.evidence import MAX_PHOTOS, EvidenceError, photo_read
 from citizenpoints.services.permissions import PermissionRefused
-from citizenpoints.templatetags.points import local, rule_in_words
+from citizenpoints.templatetags.points import local
 from citizenpoints.views.residents import resident_required
 
 CLAIMS_PAGE_SIZE = 20
@@ -68,7 +68,7 @@ class ClaimForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     place = forms.CharField(
-        label=gettext_lazy("Where"),
+        label=gettext_lazy("Where it happened"),
         help_text=gettext_lazy("A street, a building or a landmark is enough."),
         max_length=200,
     )
@@ -82,7 +82,7 @@ class ClaimForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.behaviours = {behaviour.code: behaviour for behaviour in behaviours}
         self.fields["behaviour"].choices = [("", _("Choose…"))] + [
-            (behaviour.code, f"{local(behaviour, 'name')} · {rule_in_words(behaviour)}") for behaviour in behaviours
+            (behaviour.code, local(behaviour, "name")) for behaviour in behaviours
         ]
         self.fields["occurred_at"].widget.attrs["max"] = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
         self.fields["photo_1"].help_text = _(
