@@ -228,7 +228,9 @@ def appeal_file(
 
 # --- Reviewing.
 def _lock(appeal: Appeal) -> Appeal:
-    return Appeal.objects.select_for_update().select_related("entry", "claim", "behaviour").get(pk=appeal.pk)
+    return (
+        Appeal.objects.select_for_update(of=("self",)).select_related("entry", "claim", "behaviour").get(pk=appeal.pk)
+    )
 
 
 def _refuse(*, acting_user: User, appeal: Appeal, step: str, code: str, message: str, details=None):
