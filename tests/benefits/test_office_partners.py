@@ -620,3 +620,36 @@ def test_the_update_services_refuse_empty_titles_and_reversed_dates(manager):
         benefit_update(acting_user=manager, benefit=benefit, locations=[MerchantLocationFactory()])
     assert refused.value.code == "wrong_merchant"
     assert actions() == []
+
+
+def test_the_lists_cost_the_same_queries_however_many_partners(office):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(url) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert office.get(url).status_code == 200
+        return len(captured)
+
+    gym = MerchantFactory(slug="gym")
+    pages = [
+        reverse("benefits:office-merchants"),
+        reverse("benefits:office-benefits"),
+        reverse("benefits:office-merchant", args=["gym"]),
+    ]
+
+    def grow():
+        for _ in range(3):
+            merchant = MerchantFactory()
+            MerchantLocationFactory(merchant=merchant)
+            BenefitFactory(merchant=merchant)
+        MerchantLocationFactory(merchant=gym)
+        MerchantStaffFactory(merchant=gym, location=MerchantLocationFactory(merchant=gym))
+        BenefitFactory(merchant=gym)
+
+    grow()
+    [queries(url) for url in pages]  # warm the per-process caches (content types, the session's user)
+    before = [queries(url) for url in pages]
+    grow()
+    grow()
+    assert [queries(url) for url in pages] == before
