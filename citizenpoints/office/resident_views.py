@@ -138,8 +138,9 @@ class ReversalForm(forms.Form):
             "The resident reads this, word for word, in their history, and may appeal against it. Say what was "
             "wrong and how you know (at least 10 characters)."
         ),
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=forms.Textarea(attrs={"rows": 4, "aria-required": "true"}),
         max_length=2000,
+        required=False,  # the service's own rule (and message) decides, in clean_reason
     )
 
     def clean_reason(self):

@@ -198,7 +198,7 @@ def _appeals(link, now, today):
         open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=today))
     )
     return [
-        Figure(gettext("Open"), figures["open"]),
+        Figure(gettext("Open appeals"), figures["open"]),
         Figure(gettext("Overdue"), figures["overdue"], urgent=figures["overdue"] > 0),
     ]
 

@@ -73,7 +73,9 @@ def home(request):
     resident = resident_for_user(user=request.user)
     if resident is None:
         if request.user.is_office_staff:
-            return redirect("office:home")
+            from citizenpoints.office.home_views import office_home  # the console's front page, at /me/ too
+
+            return office_home(request)
         for _receiver, url in home_requested.send(sender=None, user=request.user):
             if url:
                 return redirect(url)

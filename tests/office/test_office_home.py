@@ -106,8 +106,10 @@ def casework():
 
 def test_staff_land_on_the_console_and_residents_do_not(client):
     client.force_login(UserFactory(roles=["reviewer"], mfa=True))
-    response = client.get(reverse("home"))
-    assert response.status_code == 302 and response.url == reverse("office:home")
+    for url in (reverse("home"), reverse("office:home")):  # "My points" for staff is the console's front page
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "residents" in screen_keys(response.content.decode())
 
     client.force_login(ResidentFactory().user)
     assert client.get(reverse("office:home")).url == reverse("home")
@@ -123,7 +125,7 @@ def test_a_reviewer_sees_casework_with_live_counts_and_nothing_else(client, case
         assert "claims" in keys
         assert figure(html, "claims", "Waiting for a decision") == "3"
     if url_or_none("office:appeals"):
-        assert figure(html, "appeals", "Open") == "4"
+        assert figure(html, "appeals", "Open appeals") == "4"
         assert figure(html, "appeals", "Overdue") == "2"
         assert 'class="card screen-card urgent" id="screen-appeals"' in html
 
@@ -132,7 +134,7 @@ def test_the_counts_themselves_whichever_screens_exist(casework):
     links = [screens.ScreenLink(key, key, "", f"/{key}/", "reviewer") for key in screens._COUNTERS]
     counted = {link.key: {f.label: f.value for f in link.counts} for link in screens_count(links)}
     assert counted["claims"] == {"Waiting for a decision": 3}
-    assert counted["appeals"] == {"Open": 4, "Overdue": 2}
+    assert counted["appeals"] == {"Open appeals": 4, "Overdue": 2}
     assert counted["sources"] == {"Uploads waiting for confirmation": 2, "Failed batches, to be retried": 1}
     assert counted["catalogue"] == {"Drafts in progress": 0}
     # "Overdue" is by the office's calendar day: at 23:30 in Shanghai (15:30 UTC) an appeal due today is not late.
