@@ -2,6 +2,7 @@
 
 import datetime
 import random
+from collections import Counter
 
 import pytest
 from django.utils import timezone
@@ -124,10 +125,12 @@ def showcase(reviewer) -> None:
             source=source, idempotency_key=f"show-{number}", body_hash="0" * 64, status=IngestBatch.Status.DONE,
             received_at=now - datetime.timedelta(days=rng.uniform(1, 300)),
         )  # fmt: skip
-        IngestRecord.objects.bulk_create(
+        records = IngestRecord.objects.bulk_create(
             IngestRecord(batch=batch, line=line, external_id=f"r{line}", result=rng.choice(outcomes))
             for line in range(1, rng.randint(20, 120))
         )
+        batch.counts = dict(Counter(record.result for record in records))  # as batch_process leaves them
+        batch.save(update_fields=["counts"])
     partners = [
         ("city-bikes", "City Bikes", "城市单车", ["go", "travel"]),
         ("museum", "City Museum", "市博物馆", ["culture"]),

@@ -5,6 +5,7 @@ rows sit near a month's edge, where the local month differs from UTC's, and some
 """
 
 import datetime
+from collections import Counter
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -137,9 +138,10 @@ def build_known_data(reviewer) -> dict:
         )
 
     def batch(source, received, results, status=IngestBatch.Status.DONE):
+        counts = dict(Counter(results)) if status == IngestBatch.Status.DONE else {}  # as batch_process writes them
         made = IngestBatch.objects.create(
             source=source, idempotency_key=f"k{received:%Y%m%d}", body_hash="0" * 64, status=status,
-            received_at=received, record_count=len(results),
+            received_at=received, record_count=len(results), counts=counts,
         )  # fmt: skip
         IngestRecord.objects.bulk_create(
             IngestRecord(batch=made, line=line, external_id=f"r{line}", result=result)
@@ -150,6 +152,7 @@ def build_known_data(reviewer) -> dict:
     batch(library, local(2026, 10, 10, 9, 0), [refs.ACCEPTED] * 3 + [refs.DUPLICATE] + [refs.UNKNOWN_CARD] * 2)
     batch(metro, local(2026, 11, 1, 9, 0), [refs.ACCEPTED] * 2 + [refs.CAP_REACHED])
     batch(metro, local(2026, 11, 20, 9, 0), [refs.PENDING] * 5, status=IngestBatch.Status.PREVIEW)
+    batch(metro, local(2026, 11, 21, 9, 0), [refs.PENDING] * 2, status=IngestBatch.Status.RECEIVED)
     batch(library, local(2025, 10, 1, 9, 0), [refs.ACCEPTED] * 4)
 
     bikes = MerchantFactory(slug="city-bikes", name_en="City Bikes", name_zh="城市单车")

@@ -50,8 +50,8 @@ def test_the_service_refuses_anyone_without_an_office_role():
     with pytest.raises(PermissionRefused) as refused:
         statistics_compute(acting_user=resident.user, period=Period.last_months(12))
     assert refused.value.code == "permission_denied"
-    # Stored as a refusal in the audit trail where the permission helper records them (the screen's guard does).
-    assert AuditEvent.objects.count() >= 0
+    denial = AuditEvent.objects.get(object_type="denial", object_id="statistics")
+    assert (denial.actor, denial.action) == (resident.user, "permission.denied")
 
 
 def test_an_unknown_statistic_is_not_found(client):
