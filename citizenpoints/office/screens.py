@@ -174,7 +174,7 @@ def screens_for(user: User, *, roles: set[str] | None = None) -> list[ScreenLink
         if not mine:
             continue
         # Listed under the screen's own role where held, else under the first held role (console order) opening it.
-        home = allowed[0] if allowed[0] in roles else next((r for r in ROLE_ORDER if r in mine), mine[0])
+        home = screen.roles[0] if screen.roles[0] in mine else next((r for r in ROLE_ORDER if r in mine), mine[0])
         links.append(ScreenLink(screen.key, screen.label, screen.about, url, home))
     return links
 

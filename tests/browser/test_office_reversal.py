@@ -131,3 +131,14 @@ def test_the_resident_screens_in_chinese(page, live_server, resident, axe_check,
     axe_check(page)
     screenshot(page, "office-reverse-confirm-desktop-zh")
     assert csp_violations == []
+
+
+def test_the_console_front_page_for_someone_with_every_role(page, live_server, axe_check, screenshot):
+    page.set_viewport_size(DESKTOP)
+    roles = ["reviewer", "catalogue_editor", "data_source_manager", "partner_manager", "auditor"]
+    sign_in(page, UserFactory(roles=roles, mfa=True), live_server)
+    page.goto(f"{live_server.url}/office/")
+    for name in ("Reviewer", "Catalogue editor", "Data-source manager", "Partner manager", "Auditor"):
+        expect(page.get_by_role("heading", level=2, name=name)).to_be_visible()
+    axe_check(page)
+    screenshot(page, "office-home-every-role-desktop")

@@ -180,6 +180,11 @@ def test_a_superuser_sees_every_screen_there_is_and_the_administration(client):
     assert screen_keys(html) == expected
     assert {"residents", "catalogue", "sources", "audit"} <= expected
     assert reverse("admin:index") in html
+    # Each screen sits under its own role: the catalogue under the editors', the audit trail under the auditors'.
+    order = ["role-reviewer", "screen-residents", "role-catalogue_editor", "screen-catalogue"]
+    order += ["role-data_source_manager", "screen-sources", "role-partner_manager", "role-auditor", "screen-audit"]
+    positions = [html.index(f'id="{anchor}"') for anchor in order]
+    assert positions == sorted(positions)
 
 
 def test_staff_without_a_role_are_told_so(client):
