@@ -97,4 +97,15 @@ def test_the_inbox_in_english_and_chinese(page: Page, live_server, mei, axe_chec
     expect(page.get_by_text("你的所有通知都已标为已读。")).to_be_visible()
     axe_check(page)
     screenshot(page, "inbox-zh-read")
+
+    # The email opt-out, from the inbox's own link.
+    page.get_by_role("link", name="电子邮件设置").click()
+    box = page.get_by_label("通过电子邮件把通知发给我")
+    expect(box).to_be_checked()
+    box.uncheck()
+    page.locator("#notices-title").locator("..").get_by_role("button", name="保存").click()
+    expect(page.get_by_text("你的通知将只留在收件箱中，不再发送电子邮件。")).to_be_visible()
+    expect(page.get_by_label("通过电子邮件把通知发给我")).not_to_be_checked()
+    axe_check(page)
+    screenshot(page, "profile-notices-zh")
     assert csp_violations == []
