@@ -135,3 +135,18 @@ def test_benefits_left_on_a_retired_scheme_are_listed_and_fixed(page, live_serve
     assert hire.min_tier == grade
     axe_check(page)
     screenshot(page, f"office-benefits-new-tier-fixed-{suffix}")
+
+
+def test_the_partner_screens_still_work_on_a_phone(page, live_server, axe_check, screenshot):
+    bikes, hire, _loans = partners()
+    sign_in(page, UserFactory(roles=["partner_manager"], mfa=True), live_server)
+    for url, name in [
+        ("/office/partners/", "office-partners-phone"),
+        (f"/office/partners/merchants/{bikes.slug}/", "office-partner-phone"),
+        (f"/office/partners/benefits/{hire.pk}/", "office-benefit-phone"),
+    ]:
+        page.goto(f"{live_server.url}{url}")
+        axe_check(page)
+        screenshot(page, name)
+        # Wide tables scroll inside their box; the page itself never scrolls sideways.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
