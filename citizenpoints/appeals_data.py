@@ -7,7 +7,8 @@
   appeal still open is closed: nobody is left to hear the answer, and a grant could not award a resident who left.
 - Retention: appeals filed before the cutoff are deleted with their photos; a later appeal whose record the ledger
   purge deleted keeps its decision and loses the link (the database would refuse the dangling reference).
-- Demo: the office calendar gets mainland China's public holidays (services.calendar.CHINA_HOLIDAYS).
+- Demo: the office calendar gets mainland China's public holidays (services.calendar.CHINA_HOLIDAYS), then a few
+  appeals in every state (citizenpoints.appeals_demo).
 """
 
 from django.db.models import Q
@@ -117,9 +118,12 @@ def _photos_delete(photos) -> int:
 
 
 def load_demo(sender, **kwargs) -> None:
+    from citizenpoints.appeals_demo import appeals_demo_load
+    from citizenpoints.management.commands.load_demo import DEMO_DOMAIN
     from citizenpoints.services.calendar import china_holidays_load
 
     china_holidays_load()
+    appeals_demo_load(domain=DEMO_DOMAIN)
 
 
 def appeals_connect() -> None:
