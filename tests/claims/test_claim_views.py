@@ -228,3 +228,23 @@ def test_only_reviewers_reach_the_decisions(client, catalogue, roles):
 
 def test_the_home_page_links_to_claims(client, resident):
     assert reverse("claims") in client.get(reverse("home")).content.decode()
+
+
+def test_a_claim_the_cap_refuses_offers_a_rejection_with_the_reason(client, catalogue, reviewer):
+    resident = ResidentFactory()
+    claims = [file_claim(resident, occurred_at=hours_ago(hours)) for hours in (1, 2, 3)]
+    if claims[0].occurred_at.month != claims[2].occurred_at.month:
+        pytest.skip("the claims straddle a month boundary")
+    for claim in claims[:2]:
+        client.post(reverse("office:claim_approve", args=[claim.pk]), {"note": ""})
+    third = claims[2]
+
+    page = client.get(reverse("office:claim", args=[third.pk])).content.decode()
+    assert "Approving would award nothing" in page
+    assert "This claim cannot earn points: The limit of points for this behaviour in that period is reached." in page
+    assert '<button type="submit" disabled>Approve and award the points</button>' in page
+
+    response = client.post(reverse("office:claim_approve", args=[third.pk]), {"note": ""}, follow=True)
+    assert "This claim cannot be approved" in response.content.decode()
+    third.refresh_from_db()
+    assert third.status == "pending" and LedgerEntry.objects.filter(resident=resident).count() == 2

@@ -232,3 +232,12 @@ def test_deleting_photos_removes_their_files_after_commit(private_root, catalogu
     assert all(path.is_file() for path in paths)
     assert photos_delete(EvidencePhoto.objects.filter(claim=claim)) == 2
     assert not any(path.exists() for path in paths)
+
+
+def test_a_large_rotated_jpeg_is_decoded_small_and_still_turned_upright():
+    exif = gps_exif(orientation=6)
+    output = io.BytesIO()
+    Image.new("RGB", (4200, 2800), (200, 30, 30)).save(output, "JPEG", exif=exif)
+    photo = photo_clean(upload(output.getvalue()))
+    assert (photo.width, photo.height) == (1365, MAX_EDGE)  # portrait, longest edge at the limit
+    assert not opened(photo.content).getexif()
