@@ -440,6 +440,14 @@ def generate(residents: int, now: datetime.datetime) -> dict:
                     "FROM citizenpoints_ingestbatch b CROSS JOIN generate_series(1, 10000::bigint) AS k",
                     params,
                 )
+            # Each batch's results by outcome, as batch_process writes them when it finishes.
+            execute(
+                "UPDATE citizenpoints_ingestbatch b SET counts = c.counts FROM ("
+                "  SELECT batch_id, jsonb_object_agg(result, n) AS counts FROM ("
+                "    SELECT batch_id, result, count(*) AS n FROM citizenpoints_ingestrecord GROUP BY 1, 2"
+                "  ) per_result GROUP BY batch_id"
+                ") c WHERE b.id = c.batch_id"
+            )
 
     with step("benefits: 50 partners, 150 benefits, 200,000 redemptions"), transaction.atomic():
         families = list(Benefit.Family.values)
@@ -497,7 +505,7 @@ def generate(residents: int, now: datetime.datetime) -> dict:
         reset_sequence("benefits_redemptiontoken")
         reset_sequence("benefits_redemption")
     with step("VACUUM ANALYZE"):
-        execute(f"VACUUM (ANALYZE) {', '.join(TOUCHED_TABLES)}")
+        execute("VACUUM (ANALYZE)")  # every table, the small ones the ORM filled included
     counts = {
         table: fetchone(f"SELECT count(*) FROM {table}")[0]
         for table in (
@@ -579,6 +587,40 @@ def measure_statistics(period, repeat: int, explain: bool) -> dict[str, float]:
     return best
 
 
+def schedstat_ns(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measure_cpu(period) -> None:
+    """CPU time per statistic, which other load on the machine does not inflate as it does wall time: the Django side
+    (this process) and the PostgreSQL backend (read from /proc, a local server only), with parallel workers off so
+    the backend does all of the database's work."""
+    from django.db import connection
+
+    from citizenpoints.statistics import statistics as registered
+    from citizenpoints.statistics import statistics_compute
+
+    if connection.settings_dict.get("HOST") not in ("", "127.0.0.1", "localhost", "::1"):
+        say("  (the database is not local: no CPU figures)")
+        return
+    auditor = make_auditor()
+    backend = fetchone("SELECT pg_backend_pid()")[0]
+    execute("SET max_parallel_workers_per_gather = 0")
+    try:
+        for statistic in registered():
+            statistics_compute(acting_user=auditor, period=period, keys=[statistic.key])  # warm
+            database, django = schedstat_ns(backend), time.process_time()
+            statistics_compute(acting_user=auditor, period=period, keys=[statistic.key])
+            django = time.process_time() - django
+            database = (schedstat_ns(backend) - database) / 1e6 if database is not None else float("nan")
+            say(f"  {statistic.key:<20} CPU: PostgreSQL {database:8.1f} ms, Django {django * 1000:6.1f} ms")
+    finally:
+        execute("RESET max_parallel_workers_per_gather")
+
+
 def measure_page(repeat: int) -> float:
     """GET /office/statistics/ through Django's test client, as an auditor with two-factor authentication."""
     from django.test import Client
@@ -657,6 +699,8 @@ def main() -> None:
     )
     best = measure_statistics(period, args.repeat, args.explain)
     page = measure_page(args.repeat)
+    say("  the same, one run each in CPU time (no parallel workers):")
+    measure_cpu(period)
     ledger = baselines["citizenpoints_ledgerentry"]
     say("\n  ratio to the ledger's count(*): " + ", ".join(f"{key} {t / ledger:.2f}" for key, t in best.items()))
 
@@ -668,6 +712,7 @@ def main() -> None:
             execute("VACUUM (ANALYZE) citizenpoints_ledgerentry")
         measure_statistics(period, args.repeat, args.explain)
         measure_page(args.repeat)
+        measure_cpu(period)
 
     slowest = max(best, key=best.get)
     say(

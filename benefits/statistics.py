@@ -19,27 +19,34 @@ from citizenpoints.statistics import (
 
 
 def redemptions_by_merchant(period: Period) -> list[dict]:
-    """Benefits redeemed in the period per merchant and benefit family: one GROUP BY over the redemptions, joined to
-    their benefit for its family and to their merchant for its names."""
-    grouped = (
+    """Benefits redeemed in the period per merchant and benefit family.
+
+    Two queries: redemptions counted per benefit (one GROUP BY over the redemptions alone, on keys the planner knows),
+    then the benefits' families and merchants (the partners' catalogue, hundreds of rows). Grouping the redemptions
+    by joined names instead sorts every redemption by text (bench/statistics.py). Python adds up the per-benefit
+    counts into families: at most one number per benefit.
+    """
+    per_benefit = dict(
         Redemption.objects.filter(period.between("redeemed_at"))
-        .values("merchant_id", "merchant__slug", "merchant__name_en", "merchant__name_zh", "benefit__family")
-        .annotate(redemptions=Count("pk"))
-        .order_by("merchant_id", "benefit__family")
+        .values("benefit_id")
+        .annotate(n=Count("*"))
+        .values_list("benefit_id", "n")
     )
+    catalogue = Benefit.objects.values_list(
+        "pk", "family", "merchant__slug", "merchant__name_en", "merchant__name_zh"
+    ).order_by("merchant_id", "family")
+    counts: dict[tuple, int] = {}
+    for pk, family, slug, name_en, name_zh in catalogue:
+        if per_benefit.get(pk):
+            key = (slug, name_en, name_zh or name_en, family)
+            counts[key] = counts.get(key, 0) + per_benefit[pk]
     rows = [
         {
-            **local_value(
-                "merchant",
-                group["merchant__slug"],
-                {"_en": group["merchant__name_en"], "_zh": group["merchant__name_zh"] or group["merchant__name_en"]},
-            ),
-            **local_value(
-                "family", group["benefit__family"], choice_names(Benefit.Family(group["benefit__family"]).label)
-            ),
-            "redemptions": group["redemptions"],
+            **local_value("merchant", slug, {"_en": name_en, "_zh": name_zh}),
+            **local_value("family", family, choice_names(Benefit.Family(family).label)),
+            "redemptions": count,
         }
-        for group in grouped
+        for (slug, name_en, name_zh, family), count in counts.items()
     ]
     # Busiest partners first; within one, families by size.
     totals: dict[str, int] = {}

@@ -212,7 +212,7 @@ def _fmt(value: float) -> str:
 
 def _draw_columns(view, categories, series, values, top, step, stacked, unit) -> None:
     left = max(display_width(_fmt(top)), display_width("0")) + 14
-    right, top_margin, bottom = 10, 10, 40
+    right, top_margin, bottom = 10, 14, 40
     plot_height = 240
     view.height = top_margin + plot_height + bottom
     plot_width = view.width - left - right
