@@ -150,6 +150,8 @@ def test_a_resident_files_a_claim_with_a_photo_and_a_reviewer_approves_it(
     assert score_after == score_before + 2
     expect(page.locator(".score-number")).to_have_text(re.compile(rf"^{int(score_after):,}$".replace(",", ",?")))
     assert LedgerEntry.objects.get(resident=resident).external_id == f"claim:{claim.pk}"
+    axe_check(page)
+    screenshot(page, "home-after-claim-en")
 
     # The same decision in Chinese.
     phone.add_cookies([{"name": "django_language", "value": "zh-hans", "url": base_url}])
