@@ -157,3 +157,63 @@ def test_a_resident_appeals_missing_points_and_a_reviewer_grants_them(
     assert csp_violations == []
     phone.close()
     desk.close()
+
+
+def test_a_record_appealed_from_the_history_and_the_office_calendar(browser, live_server, axe_check, screenshot):
+    """The other screens: appealing a record from the history (English and Chinese), and the working-day calendar
+    a reviewer keeps at a desk."""
+    base_url = live_server.url
+    library = DataSource.objects.create(code="library", name_en="City Library", name_zh="市图书馆")
+    published_catalogue(
+        sources=[library],
+        behaviours=[{"code": "library-loan", "name_en": "Library loan", "name_zh": "图书借阅", "rule": {"points": 2}}],
+    )
+    china_holidays_load()
+    resident = ResidentFactory(given_name="Jie")
+    entry = award_grant(
+        resident=resident,
+        behaviour_code="library-loan",
+        source=library,
+        external_id="loan-9",
+        occurred_at=timezone.now() - datetime.timedelta(days=3),
+    ).entry
+
+    phone = open_context(browser, base_url, resident.user, viewport=PHONE, language="zh-hans")
+    page = phone.new_page()
+    page.goto("/me/history/")
+    page.get_by_role("link", name="这条记录有误？提出申诉").click()
+    expect(page.get_by_role("heading", name="对记录提出申诉")).to_be_visible()
+    axe_check(page)
+    screenshot(page, "appeal-entry-form-zh")
+    page.get_by_role("button", name="提交申诉").click()
+    expect(page.locator(".error-summary")).to_be_visible()  # the statement is required, and said so first
+    axe_check(page)
+    page.get_by_label("你的陈述").fill("那天我不在杭州，这不是我借的书。")
+    page.get_by_role("button", name="提交申诉").click()
+    expect(page.get_by_text("你的申诉已收到。")).to_be_visible()
+    expect(page.locator(".due")).to_contain_text("前得到决定")
+    assert Appeal.objects.get().entry == entry
+    screenshot(page, "appeal-entry-acknowledged-zh")
+    phone.add_cookies([{"name": "django_language", "value": "en", "url": base_url}])
+    page.goto(f"/me/appeals/record/{entry.pk}/")  # an open appeal: shown, not a second form
+    expect(page.get_by_text("You already appealed this.")).to_be_visible()
+
+    desk = open_context(browser, base_url, UserFactory(roles=[OfficeRole.REVIEWER], mfa=True), viewport=DESK)
+    office = desk.new_page()
+    office.goto("/office/calendar/?year=2026")
+    expect(office.get_by_role("cell", name="Spring Festival").first).to_be_visible()
+    expect(office.get_by_text("2026 has 248 working days.")).to_be_visible()
+    axe_check(office)
+    screenshot(office, "office-calendar-2026")
+    office.get_by_role("link", name="Add a day").click()
+    office.get_by_label("Date").fill("2026-12-31")
+    office.get_by_label("is shut (a public holiday)").check()
+    office.get_by_label("Name (English)").fill("Year-end closure")
+    office.get_by_label("Name (Chinese)").fill("年末停业")
+    axe_check(office)
+    screenshot(office, "office-calendar-day-form")
+    office.get_by_role("button", name="Save").click()
+    expect(office.get_by_text("2026-12-31 is saved in the calendar.")).to_be_visible()
+    expect(office.get_by_text("2026 has 247 working days.")).to_be_visible()
+    phone.close()
+    desk.close()
