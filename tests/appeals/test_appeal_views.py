@@ -206,3 +206,51 @@ def test_a_reviewer_keeps_the_calendar(client, reviewer):
     client.post(reverse("office:calendar_day_remove", args=[day.pk]))
     assert not CalendarDay.objects.exists()
     assert "2026" in client.get(reverse("office:calendar"), {"year": "2026"}).content.decode()
+
+
+def test_every_subject_renders_for_the_resident_and_the_office(client, resident, reviewer, second_reviewer):
+    from citizenpoints.models import Behaviour, Claim
+    from citizenpoints.services.reversals import entry_reverse
+
+    wrong = award(resident, "loan-1", when=YESTERDAY)
+    taken = award(resident, "loan-2", when=YESTERDAY - datetime.timedelta(days=1))
+    reversal = entry_reverse(entry=taken, acting_user=second_reviewer, reason="Looked like a duplicate.")
+    claim = Claim.objects.create(
+        resident=resident,
+        behaviour=Behaviour.objects.get(code="neighbour-help", version__status="published"),
+        description="Carried shopping upstairs",
+        occurred_at=YESTERDAY,
+        place="Building 3",
+        status=Claim.Status.REJECTED,
+        decided_at=MONDAY_10AM,
+        decided_by=second_reviewer,
+        decision_reason="No photo of the act.",
+    )
+    appeals = [
+        appeal_file(resident=resident, subject="entry", entry=wrong, statement="Not my loan."),
+        appeal_file(resident=resident, subject="reversal", entry=reversal, statement="Two different books."),
+        appeal_file(resident=resident, subject="claim", claim=claim, statement="My neighbour confirms it."),
+    ]
+    client.force_login(resident.user)
+    assert "Appeal this decision" in client.get(reverse("claim_detail", args=[claim.pk])).content.decode()
+    for appeal in appeals:
+        assert client.get(reverse("appeal_detail", args=[appeal.pk])).status_code == 200
+    assert client.get(reverse("appeal_claim", args=[claim.pk])).status_code == 302  # already appealed
+    client.force_login(reviewer)
+    for appeal in appeals:
+        html = client.get(reverse("office:appeal", args=[appeal.pk])).content.decode()
+        assert "Record the decision" in html, appeal.subject
+    for appeal in appeals:
+        response = client.post(
+            reverse("office:appeal_decide", args=[appeal.pk]),
+            {"decision": "grant", "reason": "Checked against the records: granted."},
+        )
+        assert response.status_code == 302, (appeal.subject, response.content.decode()[:500])
+    client.force_login(resident.user)
+    for appeal in appeals:
+        html = client.get(reverse("appeal_detail", args=[appeal.pk])).content.decode()
+        assert "Checked against the records: granted." in html and "Decided: Granted" in html
+    from citizenpoints.services.ledger import ledger_verify
+    from citizenpoints.services.scoring import balances_verify
+
+    assert list(ledger_verify()) == [] and list(balances_verify()) == []
