@@ -72,9 +72,10 @@ def nightly_retention() -> dict:
     return result
 
 
-@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=6)
+@shared_task(autoretry_for=(OSError, OperationalError), retry_backoff=True, max_retries=6)
 def email_notices(*, notice_ids: list[int]) -> int:
-    """Mail a batch of notices (idempotent: each row is claimed before its message goes; a retry skips the sent)."""
+    """Mail a batch of notices (idempotent: each row is claimed before its message goes; a retry skips the sent).
+    Retries on network and mail server errors (SMTPException is an OSError) and database lock timeouts."""
     return notices_email(notice_ids=notice_ids)
 
 
