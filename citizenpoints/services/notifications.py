@@ -276,7 +276,13 @@ def _message(notice: Notification, address: str) -> EmailMultiAlternatives:
         subject = _("[CityPoints] %(title)s") % {"title": worded.title}
         text = render_to_string("citizenpoints/email/notice_message.txt", context)
         html = render_to_string("citizenpoints/email/notice_message.html", context)
-    message = EmailMultiAlternatives(" ".join(subject.split()), text, settings.DEFAULT_FROM_EMAIL, [address])
+    message = EmailMultiAlternatives(
+        " ".join(subject.split()),
+        text,
+        settings.DEFAULT_FROM_EMAIL,
+        [address],
+        headers={"List-Unsubscribe": f"<{context['profile_url']}>"},  # mail clients' own "unsubscribe"
+    )
     message.attach_alternative(html, "text/html")
     return message
 

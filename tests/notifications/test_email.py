@@ -37,6 +37,7 @@ def test_a_notice_is_mailed_after_commit_in_the_residents_language(django_captur
     assert "12 个月内志愿服务或献血记录达到 10 次以上。" in message.body
     assert "http://localhost:8000/me/" in message.body
     assert "http://localhost:8000/me/profile/" in message.body  # how to stop them
+    assert message.extra_headers["List-Unsubscribe"] == "<http://localhost:8000/me/profile/>"
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html" and '<html lang="zh-Hans">' in html and "爱心使者" in html
     notice.refresh_from_db()
