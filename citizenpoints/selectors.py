@@ -257,13 +257,8 @@ class ResidentReport:
     window_start: datetime.datetime | None
     consents: list
     card_links: int
-    blocks: list[ReportBlock]  # what other apps hold (redemptions; later claims and appeals), in their order
+    blocks: list[ReportBlock]  # what the other parts hold (redemptions, claims, appeals...), in their order
     generated_at: datetime.datetime
-
-    @property
-    def has_claims_section(self) -> bool:
-        """Until claims and appeals register their sections, the report says plainly that there are none."""
-        return any(block.key in {"claims", "appeals"} for block in self.blocks)
 
 
 def resident_report(*, resident: Resident) -> ResidentReport:

@@ -80,20 +80,20 @@ def test_every_model_holding_resident_data_is_exported_or_explained():
 def test_the_walk_notices_a_new_model(monkeypatch):
     """The model walk is not vacuous: an unregistered model pointing at Resident is reported."""
 
-    class Claim(models.Model):
+    class UnregisteredDiary(models.Model):
         resident = models.ForeignKey(Resident, on_delete=models.CASCADE)
 
         class Meta:
             app_label = "citizenpoints"
 
         def __str__(self) -> str:
-            return f"claim {self.pk}"
+            return f"diary {self.pk}"
 
     original = apps.get_models
-    monkeypatch.setattr(apps, "get_models", lambda *a, **k: [*original(*a, **k), Claim])
-    with pytest.raises(AssertionError, match=r"citizenpoints\.Claim"):
+    monkeypatch.setattr(apps, "get_models", lambda *a, **k: [*original(*a, **k), UnregisteredDiary])
+    with pytest.raises(AssertionError, match=r"citizenpoints\.UnregisteredDiary"):
         test_every_model_holding_resident_data_is_exported_or_explained()
-    apps.all_models["citizenpoints"].pop("claim", None)
+    apps.all_models["citizenpoints"].pop("unregistereddiary", None)
 
 
 def test_the_archive_holds_json_a_csv_per_table_and_a_readme():

@@ -41,7 +41,8 @@ def test_the_page_shows_score_tier_every_entry_source_badges_and_redemptions(cli
     page = client.get(reverse("rights_report")).content.decode()
     for text in ("Your personal report", "Score and tier", "Every record", "City Library", "Library loan",
                  "Correction: Library loan", "The library recorded this loan twice.", "Deposit-free bike hire",
-                 "Riverside Bikes", "Claims and appeals", "What you agreed to", "Download as PDF"):  # fmt: skip
+                 "Riverside Bikes", "Claims you filed", "Appeals", "What you agreed to",
+                 "Download as PDF"):  # fmt: skip
         assert text in page, text
     assert page.count('<li class="entry') == 6  # every entry, not a page of them
 
