@@ -112,3 +112,11 @@ def _digest_queries(residents: int, prefix: str, day: datetime.date) -> int:
 def test_the_digest_takes_the_same_number_of_queries_for_2_or_20_residents(catalogue):
     assert _digest_queries(2, "a", DAY) == _digest_queries(20, "b", DAY - datetime.timedelta(days=1))
     assert LedgerEntry.objects.count() == 22
+
+
+def test_the_digest_is_scheduled_each_morning():
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["points-digest"]
+    assert entry["task"] == points_digest.name
+    assert entry["schedule"].hour == {7} and entry["schedule"].minute == {30}
