@@ -9,6 +9,7 @@ from citizenpoints.office import (
     ingest_views,
     resident_views,
     statistics_views,
+    tier_views,
 )
 
 app_name = "office"
@@ -23,6 +24,8 @@ urlpatterns = [
     path("calendar/new/", appeal_views.calendar_day_edit, name="calendar_day_new"),
     path("calendar/<int:pk>/", appeal_views.calendar_day_edit, name="calendar_day_edit"),
     path("calendar/<int:pk>/remove/", appeal_views.calendar_day_delete, name="calendar_day_remove"),
+    path("tiers/", tier_views.schemes, name="tiers"),
+    path("tiers/<slug:code>/switch/", tier_views.switch, name="tier_switch"),
     path("audit/", audit_views.audit_trail, name="audit"),
     path("claims/", claim_views.queue, name="claims"),
     path("claims/<int:pk>/", claim_views.detail, name="claim"),
