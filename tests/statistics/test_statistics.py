@@ -199,3 +199,13 @@ def test_postgresql_percentile_and_the_portable_median_agree(reviewer):
     assert overall == pytest.approx(median_days_portable(Appeal.objects.all(), "filed_at", "decided_at"))
     assert overall[None] == pytest.approx(2.0)
     assert median_days(Appeal.objects.none(), "filed_at", "decided_at") == {None: None}
+
+
+def test_month_ranges_are_local_midnights_cut_to_the_period():
+    period = Period(since=datetime.date(2026, 10, 15), until=datetime.date(2026, 11, 3))
+    shanghai = datetime.timezone(datetime.timedelta(hours=8))
+    assert period.month_ranges() == [
+        (datetime.datetime(2026, 10, 15, tzinfo=shanghai), datetime.datetime(2026, 11, 1, tzinfo=shanghai)),
+        (datetime.datetime(2026, 11, 1, tzinfo=shanghai), datetime.datetime(2026, 11, 4, tzinfo=shanghai)),
+    ]
+    assert period.months() == [OCTOBER, NOVEMBER]
