@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from benefits.models import Merchant, MerchantStaff
-from citizenpoints.demo import demo_catalogue_load, demo_history_load
+from citizenpoints.demo import demo_catalogue_load, demo_history_load, demo_summaries_refresh
 from citizenpoints.mfa import totp_enrol
 from citizenpoints.models import OfficeRole, Resident, User
 from citizenpoints.services.residents import current_terms_version, resident_join
@@ -58,6 +58,8 @@ class Command(BaseCommand):
             residents = {resident.user.email.split("@")[0]: resident for resident in demo_residents}
             summaries = demo_history_load(residents=residents, reviewer=User.objects.get(email=demo_email("reviewer")))
             demo_loaded.send(sender=self.__class__, partner_manager=User.objects.get(email=demo_email("partners")))
+            if summaries is not None:
+                summaries = demo_summaries_refresh(summaries)
         self.stdout.write(self.style.SUCCESS(f"\nDemo logins (password for all: {DEMO_PASSWORD})"))
         for email, what in rows:
             self.stdout.write(f"  {email:<42} {what}")
