@@ -198,7 +198,10 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CityPoints <no-reply@citypoints.example>")
-# Links in emails (sent by Celery, with no request to take the host from).
+# Links in emails (sent by Celery, with no request to take the host from): a wrong host would send residents and
+# invited partner staff to a dead or foreign site, so production must say it.
+if PRODUCTION and not env.str("SITE_URL", default="").startswith("https://"):
+    raise ImproperlyConfigured("Set SITE_URL in production to the site's https:// address: email links use it.")
 CITYPOINTS_SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
