@@ -49,14 +49,18 @@ from citizenpoints.models import (
 )
 from citizenpoints.rules import CENT, AmountBandRule, PerUnitRule
 from citizenpoints.services.audit import audit_record, denial_record
-from citizenpoints.services.awards import CLOCK_SKEW, award_grant, published_behaviour
+from citizenpoints.services.awards import award_grant, occurred_at_refusal, published_behaviour
 from citizenpoints.services.badges import badges_evaluate
 from citizenpoints.services.calendar import appeal_due_on, local_today, working_days_between
 from citizenpoints.services.ledger import ledger_append
 from citizenpoints.services.notifications import notify
 from citizenpoints.services.permissions import require_role
 from citizenpoints.services.reversals import entry_reverse
-from citizenpoints.services.scoring import balance_retier, window_start_for, window_start_locked
+from citizenpoints.services.scoring import (
+    balance_retier,
+    outside_window_message,
+    window_start_locked,
+)
 
 STATEMENT_MAX = 4000
 REASON_MIN = 10
@@ -134,12 +138,10 @@ def _check_subject(*, resident, subject, entry, claim, behaviour_code, occurred_
             raise AppealRefused(_("Choose something from the published catalogue."), code="unknown_behaviour")
         if occurred_at is None or timezone.is_naive(occurred_at):
             raise AppealRefused(_("Say when it happened."), code="naive_datetime")
-        if occurred_at > now + CLOCK_SKEW:
-            raise AppealRefused(_("The date cannot be in the future."), code="in_future")
-        if occurred_at < window_start_for(now):
+        if (when := occurred_at_refusal(occurred_at, now)) is not None:
             raise AppealRefused(
-                _("This happened before the 12-month scoring window, so it can no longer earn points."),
-                code="outside_window",
+                _("The date cannot be in the future.") if when == "in_future" else outside_window_message(),
+                code=when,
             )
         _check_measures(behaviour, quantity, amount)
         return {"behaviour": behaviour, "occurred_at": occurred_at, "quantity": quantity, "amount": amount}

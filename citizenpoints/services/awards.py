@@ -14,7 +14,13 @@ from citizenpoints.models import Balance, Behaviour, CatalogueVersion, DataSourc
 from citizenpoints.rules import CENT, AmountBandRule, PerUnitRule
 from citizenpoints.services.badges import badges_evaluate
 from citizenpoints.services.ledger import ledger_append
-from citizenpoints.services.scoring import balance_retier, local_zone, window_start_for, window_start_locked
+from citizenpoints.services.scoring import (
+    balance_retier,
+    local_zone,
+    outside_window_message,
+    window_start_for,
+    window_start_locked,
+)
 
 # Departments' clocks drift; a record stamped a little ahead of ours is not "in the future".
 CLOCK_SKEW = datetime.timedelta(minutes=5)
@@ -67,6 +73,16 @@ def _decimal_or_none(value, code: str) -> Decimal | None:
     # The ledger keeps cents (as ingest does): score what is stored, so the stored quantity explains the points and
     # the entry's hash matches the row PostgreSQL rounded.
     return number.quantize(CENT)
+
+
+def occurred_at_refusal(occurred_at: datetime.datetime, now: datetime.datetime) -> str | None:
+    """When an act may earn points, the one rule for awards, claims and appeals: not in the future (beyond a few
+    minutes of clock skew) and inside the scoring window. Returns the refusal code, or None."""
+    if occurred_at > now + CLOCK_SKEW:
+        return "in_future"
+    if occurred_at < window_start_for(now):
+        return "outside_window"
+    return None
 
 
 def published_behaviour(code: str) -> Behaviour | None:
@@ -132,11 +148,10 @@ def award_grant(
             _("%(source)s may not award “%(behaviour)s”.") % {"source": source.name_en, "behaviour": behaviour.code},
             code="not_authorised",
         )
-    if occurred_at > now + CLOCK_SKEW:
-        raise AwardRefused(_("The act cannot have happened in the future."), code="in_future")
-    if occurred_at < window_start_for(now):
+    if (when := occurred_at_refusal(occurred_at, now)) is not None:
         raise AwardRefused(
-            _("The act happened before the 12-month scoring window, so it no longer counts."), code="outside_window"
+            _("The act cannot have happened in the future.") if when == "in_future" else outside_window_message(),
+            code=when,
         )
     rule = behaviour.points_rule
     if isinstance(rule, PerUnitRule) and quantity is None:
@@ -179,9 +194,7 @@ def _award_locked(*, resident_id, behaviour, source, external_id, occurred_at, q
     if first is not None:  # a concurrent request for the same record won the lock first
         return AwardResult(first, created=False)
     if occurred_at < window_start:  # the ageing pass moved the window while we waited for its lock
-        raise AwardRefused(
-            _("The act happened before the 12-month scoring window, so it no longer counts."), code="outside_window"
-        )
+        raise AwardRefused(outside_window_message(), code="outside_window")
 
     bounds = period_bounds(occurred_at)
     year_entries = LedgerEntry.objects.filter(

@@ -29,16 +29,16 @@ from citizenpoints.models import (
 from citizenpoints.rules import CENT, AmountBandRule, PerUnitRule
 from citizenpoints.services.audit import audit_record
 from citizenpoints.services.awards import (
-    CLOCK_SKEW,
     AwardRefused,
     award_grant,
+    occurred_at_refusal,
     period_bounds,
     published_behaviour,
 )
 from citizenpoints.services.evidence import photo_files_delete, photos_attach, photos_clean
 from citizenpoints.services.notifications import notify
 from citizenpoints.services.permissions import require_role
-from citizenpoints.services.scoring import window_start_for, window_start_locked
+from citizenpoints.services.scoring import outside_window_message, window_start_for, window_start_locked
 
 SOURCE_CODE = "claims"
 # A resident waits for at most this many claims at once: enough for a busy week, not a way to flood the reviewers.
@@ -125,12 +125,10 @@ def claim_file(
         raise ClaimError(_("Please keep the place under 200 characters."), code="malformed")
     if occurred_at is None or timezone.is_naive(occurred_at):
         raise ClaimError(_("Give the date and time it happened."), code="naive_datetime")
-    if occurred_at > now + CLOCK_SKEW:
-        raise ClaimError(_("The date and time cannot be in the future."), code="in_future")
-    if occurred_at < window_start_for(now):
+    if (when := occurred_at_refusal(occurred_at, now)) is not None:
         raise ClaimError(
-            _("This happened before the 12-month scoring window, so it can no longer earn points."),
-            code="outside_window",
+            _("The date and time cannot be in the future.") if when == "in_future" else outside_window_message(),
+            code=when,
         )
     rule = behaviour.points_rule
     quantity = _positive(
@@ -383,7 +381,7 @@ def claim_award_estimate(*, claim: Claim, now: datetime.datetime | None = None) 
     if behaviour is None or not behaviour.sources.filter(code=SOURCE_CODE).exists():
         return AwardEstimate(None, refusal=_("This behaviour is no longer in the published catalogue for claims."))
     if claim.occurred_at < window_start_for(now):
-        return AwardEstimate(None, refusal=_("It happened before the 12-month scoring window."), behaviour=behaviour)
+        return AwardEstimate(None, refusal=outside_window_message(), behaviour=behaviour)
     bounds = period_bounds(claim.occurred_at)
     used = LedgerEntry.objects.filter(
         resident_id=claim.resident_id,

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from citizenpoints.models import Balance, LedgerEntry, Resident, ScoringWindow, Tier, TierChange, TierScheme
 from citizenpoints.rules import CENT
@@ -41,6 +42,16 @@ def window_start_for(now: datetime.datetime | None = None) -> datetime.datetime:
     local_today = now.astimezone(local_zone()).date()
     start_day = months_before(local_today, settings.CITYPOINTS_SCORING_WINDOW_MONTHS)
     return datetime.datetime.combine(start_day, datetime.time.min, tzinfo=local_zone())
+
+
+def outside_window_message() -> str:
+    """The one wording of refusal `outside_window`, for departments, residents and reviewers alike."""
+    months = settings.CITYPOINTS_SCORING_WINDOW_MONTHS
+    return ngettext(
+        "This happened before the %(months)d-month scoring window, so it no longer earns points.",
+        "This happened before the %(months)d-month scoring window, so it no longer earns points.",
+        months,
+    ) % {"months": months}
 
 
 def window_start_locked() -> datetime.datetime:
