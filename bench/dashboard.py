@@ -1007,6 +1007,9 @@ def measure_gunicorn(resident_id: int, seconds: float, connections: int, workers
         f"{connections} connections, {rounds} alternating runs of {seconds / rounds:g} s per view, loopback, "
         f"resident #{resident_id}; load average {os.getloadavg()[0]:.1f}"
     )
+    from django.conf import settings
+
+    say(f"  cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}, sessions {settings.SESSION_ENGINE}")
     with gunicorn_server(workers) as (port, master):
         status, _body = http_get(port, dashboard, {"Cookie": cookie})
         if status != 200:
@@ -1159,6 +1162,12 @@ def main() -> None:
     parser.add_argument("--load-seconds", type=float, default=10, help="gunicorn run per view (default 10)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the nightly pass's slow statements")
+    parser.add_argument(
+        "--gunicorn-only",
+        action="store_true",
+        help="only the gunicorn part: the smaller population, #2 grown to the large entry count, no page timings, "
+        "no million residents, no nightly pass",
+    )
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
     few, many = scale.entries
@@ -1212,6 +1221,11 @@ def main() -> None:
     problems = list(ledger_verify(resident_ids=[SMALL, BIG]))
     say(f"  chains of #{SMALL} and #{BIG} verify: {'yes' if not problems else f'NO: {problems[:3]}'}")
     generation_session(False)
+    if args.gunicorn_only:
+        rps = measure_gunicorn(BIG, args.load_seconds, args.connections)
+        cpu = f", by CPU time: {rps.cpu_ratio:.2f}" if rps.cpu_ratio is not None else ""
+        say(f"\ndashboard under gunicorn only: rps ratio: {rps.ratio:.2f}{cpu}")
+        return
     say(f"  measuring the pages (load average {os.getloadavg()[0]:.1f})")
     subjects = [Subject(SMALL, small_population, few), Subject(BIG, small_population, many)]
     results += measure_pages(subjects, args.requests)

@@ -9,6 +9,7 @@ class CitizenPointsConfig(AppConfig):
     def ready(self) -> None:
         from citizenpoints import claims_data
         from citizenpoints.appeals_data import appeals_connect
+        from citizenpoints.dashboard_cache import dashboard_cache_connect
         from citizenpoints.notifications_data import register_notifications
         from citizenpoints.personal_data import register_points_datasets
         from citizenpoints.statistics import register_points_statistics
@@ -18,3 +19,4 @@ class CitizenPointsConfig(AppConfig):
         claims_data.register()
         register_points_statistics()
         register_notifications()
+        dashboard_cache_connect()

@@ -1,6 +1,7 @@
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import prefetch_related_objects
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
@@ -20,6 +21,11 @@ class StaffMFARequiredMiddleware:
 
     def __call__(self, request):
         user = request.user
+        if user.is_authenticated:
+            # The user's groups once per request: `is_office_staff` is asked again by the header and the page, and
+            # each asking was a query. Fresh for every request (the user is loaded per request), so a role given
+            # or taken away counts from the next one.
+            prefetch_related_objects([user], "groups")
         if (
             settings.CITYPOINTS_STAFF_MFA_REQUIRED
             and user.is_authenticated

@@ -8,13 +8,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.formats import date_format
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from citizenpoints.dashboard_cache import dashboard_body, dashboard_state
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.forms import JoinForm, NoticesForm
 from citizenpoints.i18n import set_language_cookie
+from citizenpoints.models import Resident
 from citizenpoints.selectors import (
     history_filter_options,
     resident_dashboard,
@@ -70,8 +74,8 @@ def resident_required(view):
 
 @login_required
 def home(request):
-    resident = resident_for_user(user=request.user)
-    if resident is None:
+    state = dashboard_state(user=request.user)
+    if state is None:
         if request.user.is_office_staff:
             from citizenpoints.office.home_views import office_home  # the console's front page, at /me/ too
 
@@ -80,7 +84,13 @@ def home(request):
             if url:
                 return redirect(url)
         return redirect("join")
-    return render(request, "citizenpoints/home.html", {"dashboard": resident_dashboard(resident=resident)})
+
+    def render_body() -> str:  # only when the cache has no body for the resident's current state
+        dashboard = resident_dashboard(resident=Resident.objects.get(pk=state.resident_id))
+        return render_to_string("citizenpoints/includes/dashboard_body.html", {"dashboard": dashboard})
+
+    body = dashboard_body(state, render_body)
+    return render(request, "citizenpoints/home.html", {"dashboard_body": mark_safe(body)})  # noqa: S308 (our HTML)
 
 
 @resident_required

@@ -1,0 +1,145 @@
+"""The resident's dashboard body, cached per resident under a key that changes whenever anything it shows changes.
+
+The key is derived from the database, not from remembering to invalidate: `dashboard_state` reads everything of the
+resident's that the page depends on in one query (the resident's own row: name, terms version, joined date; the
+Balance row: points, lifetime points, chain head and floor, tier, updated_at; the active scheme; the number and the
+newest of the resident's badges). Every writer of those already changes one of them: an award, a reversal or an
+appeal (`ledger_append` moves `last_seq`), an ingest batch (the same, in SQL), the nightly ageing (`points`,
+`updated_at`), a re-tier (`tier_id`), a scheme switch (the active scheme), a badge (count and newest id), the
+retention purge (`chain_floor_seq`), a language or terms change (the request's language, the resident's row). So
+a stale body is never served after a change, whatever the cache backend, even a per-process one.
+
+What no resident's row records is the wording of the shared rows the body names: a department's name under each
+of the latest entries, a behaviour's, a badge's, a tier's. Saving or deleting any of those (the office's screens or
+the admin) bumps a global generation, kept in the cache and part of every key (`dashboard_cache_connect`). With a
+shared cache (Redis in production) that is immediate everywhere; with a per-process cache, other processes see a
+rename within `DASHBOARD_TTL`. The templates' own text and the compiled translations are part of the key, so a
+deploy that changes either never serves a body rendered by the previous one.
+
+Nothing in the body is relative to the time of the request ("Earned <date>", "Member since <date>" are absolute
+dates in the site's zone), so a cached body stays right until one of the above changes.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache as default_cache
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_save
+from django.template.loader import get_template
+from django.utils.translation import get_language
+
+from citizenpoints.models import (
+    Badge,
+    Balance,
+    Behaviour,
+    CatalogueVersion,
+    Category,
+    DataSource,
+    Resident,
+    ResidentBadge,
+    Tier,
+    TierScheme,
+    User,
+)
+
+DASHBOARD_TTL = 60 * 60  # seconds; bounds how long a rename reaches a process that has its own cache
+BODY_TEMPLATES = ("citizenpoints/includes/dashboard_body.html", "citizenpoints/includes/entry.html")
+GENERATION_KEY = "dashboard:generation"
+
+
+@dataclass(frozen=True)
+class DashboardState:
+    """The resident's id and every value of theirs the dashboard's body depends on (see the module's notes)."""
+
+    resident_id: int
+    values: tuple
+
+
+def dashboard_state(*, user: User) -> DashboardState | None:
+    """The user's resident (None if they have not joined) and the values the body's key is made of. One query.
+
+    Hand-written SQL: the ORM spent longer building this statement (two correlated subqueries) than PostgreSQL
+    spent running it, and it runs on every visit to the dashboard.
+    """
+    if not user.is_authenticated:
+        return None
+    resident, balance = Resident._meta.db_table, Balance._meta.db_table
+    scheme, held = TierScheme._meta.db_table, ResidentBadge._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT r.id, r.given_name, r.terms_version, r.joined_at,
+                       b.points, b.lifetime_points, b.last_seq, b.chain_floor_seq, b.tier_id, b.updated_at,
+                       (SELECT s.id FROM {scheme} s WHERE s.is_active LIMIT 1),
+                       (SELECT count(*) FROM {held} h WHERE h.resident_id = r.id),
+                       (SELECT max(h.id) FROM {held} h WHERE h.resident_id = r.id)
+                FROM {resident} r LEFT JOIN {balance} b ON b.resident_id = r.id
+                WHERE r.user_id = %s
+                LIMIT 1""",
+            [user.pk],
+        )
+        row = cursor.fetchone()
+    return None if row is None else DashboardState(resident_id=row[0], values=tuple(row))
+
+
+@cache
+def _code_version() -> str:
+    """The body's templates and the compiled translations: a deploy that changes them changes every key."""
+    digest = hashlib.sha256()
+    for name in BODY_TEMPLATES:
+        digest.update(get_template(name).template.source.encode())
+    for locale_dir in map(Path, settings.LOCALE_PATHS):
+        for compiled in sorted(locale_dir.glob("*/LC_MESSAGES/django.mo")):
+            digest.update(compiled.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def dashboard_generation() -> int:
+    return default_cache.get(GENERATION_KEY) or 0
+
+
+def dashboard_generation_bump() -> None:
+    """After the current transaction commits: every cached dashboard body is stale (set-based passes, renames)."""
+
+    def bump():
+        try:
+            default_cache.incr(GENERATION_KEY)
+        except ValueError:  # not there yet (or evicted): any new value differs from what the bodies were keyed by
+            default_cache.set(GENERATION_KEY, dashboard_generation() + 1, timeout=None)
+
+    transaction.on_commit(bump)
+
+
+# Shared rows whose wording (or numbers: a tier's threshold, a scheme's base) the body shows.
+SHOWN_SHARED_MODELS = (DataSource, Behaviour, Category, CatalogueVersion, Badge, Tier, TierScheme)
+
+
+def _shared_row_changed(sender, **kwargs) -> None:
+    dashboard_generation_bump()
+
+
+def dashboard_cache_connect() -> None:
+    """Called once from the app's ready(): renames of shared rows make every cached body stale."""
+    for model in SHOWN_SHARED_MODELS:
+        post_save.connect(_shared_row_changed, sender=model, dispatch_uid=f"dashboard_cache_{model.__name__}_save")
+        post_delete.connect(_shared_row_changed, sender=model, dispatch_uid=f"dashboard_cache_{model.__name__}_del")
+
+
+def dashboard_cache_key(state: DashboardState) -> str:
+    """The key of the resident's body in the request's language."""
+    parts = (_code_version(), dashboard_generation(), get_language(), settings.CITYPOINTS_SCORING_WINDOW_MONTHS)
+    version = hashlib.sha256(repr(parts + state.values).encode()).hexdigest()[:32]
+    return f"dashboard:{state.resident_id}:{version}"
+
+
+def dashboard_body(state: DashboardState, render) -> str:
+    """The cached body for the resident, or `render()`'s, stored for the next request."""
+    key = dashboard_cache_key(state)
+    body = default_cache.get(key)
+    if body is None:
+        body = render()
+        default_cache.set(key, body, timeout=DASHBOARD_TTL)
+    return body
