@@ -96,6 +96,9 @@ AUTH_USER_MODEL = "citizenpoints.User"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Sessions read from the shared cache, written through to the database: no session query per request. Only
+    # with a cache every process shares (a per-process one would keep a signed-out session alive elsewhere).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
