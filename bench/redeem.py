@@ -26,7 +26,6 @@ import os
 import secrets
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -370,7 +369,15 @@ def run_threads(target, count: int, with_slot: bool = False) -> None:
 
 
 def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1] if len(values) > 1 else 0.0
+    """Linear interpolation between closest ranks (statistics.quantiles' "inclusive" method). Not the stdlib
+    module: run as a script, this directory comes first on sys.path and bench/statistics.py would shadow it."""
+    if len(values) < 2:
+        return 0.0
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def report(name: str, record: Recorder, seconds: float) -> float:
