@@ -1,19 +1,24 @@
 """The moment at the counter: scan (verify), then confirm. Exactly once per token.
 
-`redemption_confirm` is one durable transaction of a few statements:
+Each request reads everything its checks need in ONE statement, without locks: the staff account (by user), its
+location, the token by code, the benefit with its partner's active flag and minimum tier, the resident's initial and
+tier now, whether the benefit names locations and honours this one, and (confirm) any earlier answer to this
+scanner's nonce. The statement's text is built once per process from the models; rows become model instances with
+the ORM's own converters, so both backends give the same Python values.
 
-1. SELECT the token FOR UPDATE (only the token row is locked), joined with what the checks read: the benefit, its
-   partner and minimum tier, the resident's balance and tier now, and any earlier answer to this scanner's nonce;
-2. checks (merchant, used, expiry, paused, dates, tier now);
-3. UPDATE the token's used_at;
-4. the resident's counter for the period, upserted with `count + 1` only while below the limit (if limited);
-5. INSERT the redemption;
-6. UPDATE the benefit's `used + 1` only while below the quota (if it has one); COMMIT.
+`redemption_confirm` is then one durable transaction of four short writes, each its own guard:
+
+1. UPDATE the token's used_at WHERE used_at IS NULL: the guard of "exactly once". A concurrent confirmation of the
+   same token waits for this row lock, then finds used_at set and updates nothing (already_used);
+2. the resident's counter for the period, upserted with `count + 1` only while below the limit (if limited);
+3. INSERT the redemption (its unique token and (staff, nonce) back step 1 and idempotency);
+4. UPDATE the benefit's `used + 1` only while below the quota (if it has one); COMMIT.
 
 Locks are taken in that fixed order (token, resident's period counter, benefit) and the hot one, the benefit's quota
-row that every counter shares, last, so it is held only for the commit. Steps 4 and 6 are conditional writes (the
-database re-checks the condition on the latest row version after any wait), and CheckConstraints back both. The
-resident's counter row is per benefit and resident, so residents never wait on one another except at the quota row.
+row that every counter shares, last, so it is held only for the commit; nothing is read, logged or computed while it
+is held. Steps 1, 2 and 4 are conditional writes (the database re-checks the condition on the latest row version
+after any wait), and CheckConstraints back 2 and 4. The resident's counter row is per benefit and resident, so
+residents never wait on one another except at the quota row.
 
 Refusals raise RedemptionError with a stable code and are recorded as RedemptionDenial rows (in their own
 transaction, after the refused one rolled back). A repeat of a confirmation with the same nonce from the same staff
@@ -21,17 +26,22 @@ account returns the first answer: the redemption, or the same refusal.
 """
 
 import datetime
+import functools
+import hashlib
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import Model
 from django.utils import timezone
 
 from benefits import conf
 from benefits.exceptions import RedemptionError, refuse
 from benefits.models import (
     Benefit,
+    Merchant,
+    MerchantLocation,
     MerchantStaff,
     Redemption,
     RedemptionDenial,
@@ -41,7 +51,7 @@ from benefits.models import (
 from benefits.selectors import local_today, period_start, static_refusal
 from benefits.services.ratelimits import rate_hit, rate_spent
 from benefits.services.tokens import ParsedCode, token_parse
-from citizenpoints.models import Tier, User
+from citizenpoints.models import Balance, Resident, Tier, User
 
 NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 GUESS_CODES = {"forged", "unknown_code"}
@@ -69,6 +79,181 @@ def staff_for(user: User) -> MerchantStaff:
     return staff
 
 
+# --- The one read -----------------------------------------------------------------------------------------------------
+# (alias, model, fields): what the checks, the answer and the redemption row need, and nothing else.
+_PARTS = (
+    ("s", MerchantStaff, ("id", "user_id", "merchant_id", "role", "location_id", "is_active")),
+    ("l", MerchantLocation, ("id", "merchant_id", "name_en", "name_zh", "is_active")),
+    (
+        "t",
+        RedemptionToken,
+        ("id", "code", "resident_id", "benefit_id", "issued_at", "expires_at", "verified_at", "used_at"),
+    ),
+    (
+        "b",
+        Benefit,
+        (
+            "id",
+            "merchant_id",
+            "family",
+            "title_en",
+            "title_zh",
+            "terms_en",
+            "terms_zh",
+            "min_tier_id",
+            "valid_from",
+            "valid_until",
+            "quota",
+            "used",
+            "limit_count",
+            "limit_period",
+            "is_active",
+        ),
+    ),
+    ("m", Merchant, ("id", "is_active")),
+    ("mt", Tier, ("id", "scheme_id", "code", "label", "name_en", "name_zh", "min_score")),
+    ("r", Resident, ("id", "given_name")),
+    ("rt", Tier, ("id", "scheme_id", "code", "label", "name_en", "name_zh", "min_score")),
+)
+
+
+@dataclass
+class _Read:
+    staff: MerchantStaff | None
+    token: RedemptionToken | None
+    resident_tier: Tier | None
+    names_locations: bool = False
+    honoured_here: bool = False
+    prior_redemption: int | None = None
+    prior_denial: str | None = None
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _execute(sql: str, params: list) -> tuple[tuple | None, int]:
+    """Run one statement of the counter's hot path: (first row or None, rows affected).
+
+    On PostgreSQL as a prepared statement of this connection (PREPARE once per connection, then EXECUTE): the joined
+    read costs about 0.6 ms of planning against 0.1 ms of execution, and persistent connections (CONN_MAX_AGE) keep
+    what they prepared. Django disables psycopg's own prepared statements (for connection poolers), so this does it
+    by name; set BENEFITS_PREPARED_STATEMENTS = False behind a pooler in transaction mode. Elsewhere: as it is.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and getattr(settings, "BENEFITS_PREPARED_STATEMENTS", True):
+            name, numbered = _prepared_name(sql)
+            raw = connection.connection
+            prepared = getattr(raw, "_benefits_prepared", None)
+            if prepared is None:
+                prepared = raw._benefits_prepared = set()
+            if name not in prepared:
+                cursor.execute(f"PREPARE {name} AS {numbered}")  # outlives a rollback: prepared statements do
+                prepared.add(name)
+            sql = f"EXECUTE {name}({', '.join(['%s'] * len(params))})"
+        cursor.execute(sql, params)
+        return (cursor.fetchone() if cursor.description else None), cursor.rowcount
+
+
+@functools.cache
+def _prepared_name(sql: str) -> tuple[str, str]:
+    """A name for the statement and its text with $1, $2, ... for the %s placeholders, in order."""
+    pieces = sql.split("%s")
+    numbered = pieces[0] + "".join(f"${n}{piece}" for n, piece in enumerate(pieces[1:], start=1))
+    return f"benefits_{hashlib.sha256(sql.encode()).hexdigest()[:16]}", numbered
+
+
+@functools.cache
+def _read_plan(vendor: str, with_nonce: bool) -> tuple[str, tuple]:
+    """The statement and, per part, its fields and their converters. Built once per backend and variant."""
+    q = connection.ops.quote_name
+    columns, parts = [], []
+    for alias, model, names in _PARTS:
+        fields = [model._meta.get_field(name) for name in names]
+        converters = []
+        for field in fields:
+            expression = field.get_col(alias)
+            functions = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+            converters.append((tuple(functions), expression))
+            columns.append(f"{alias}.{q(field.column)}")
+        parts.append((model, tuple(field.attname for field in fields), tuple(converters)))
+    through = Benefit._meta.get_field("locations")
+    honours = f"{q(through.m2m_db_table())} bl WHERE bl.{q(through.m2m_column_name())} = t.{q('benefit_id')}"
+    columns += [
+        f"EXISTS (SELECT 1 FROM {honours})",
+        f"EXISTS (SELECT 1 FROM {honours} AND bl.{q(through.m2m_reverse_name())} = s.{q('location_id')})",
+    ]
+    if with_nonce:
+        columns += [
+            f"(SELECT x.{q('id')} FROM {_table(Redemption)} x WHERE x.{q('staff_id')} = s.{q('id')} "
+            f"AND x.{q('nonce')} = %s)",
+            f"(SELECT d.{q('code')} FROM {_table(RedemptionDenial)} d WHERE d.{q('staff_id')} = s.{q('id')} "
+            f"AND d.{q('nonce')} = %s LIMIT 1)",
+        ]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {_table(MerchantStaff)} s "
+        f"LEFT JOIN {_table(MerchantLocation)} l ON l.{q('id')} = s.{q('location_id')} "
+        f"LEFT JOIN {_table(RedemptionToken)} t ON t.{q('code')} = %s "
+        f"LEFT JOIN {_table(Benefit)} b ON b.{q('id')} = t.{q('benefit_id')} "
+        f"LEFT JOIN {_table(Merchant)} m ON m.{q('id')} = b.{q('merchant_id')} "
+        f"LEFT JOIN {_table(Tier)} mt ON mt.{q('id')} = b.{q('min_tier_id')} "
+        f"LEFT JOIN {_table(Resident)} r ON r.{q('id')} = t.{q('resident_id')} "
+        f"LEFT JOIN {_table(Balance)} bal ON bal.{q('resident_id')} = r.{q('id')} "
+        f"LEFT JOIN {_table(Tier)} rt ON rt.{q('id')} = bal.{q('tier_id')} "
+        f"WHERE s.{q('user_id')} = %s"
+    )
+    return sql, tuple(parts)
+
+
+def _instance(model, attnames, converters, values) -> Model | None:
+    if values[0] is None:  # no row on that side of the join
+        return None
+    converted = []
+    for value, (functions, expression) in zip(values, converters, strict=True):
+        for function in functions:
+            value = function(value, expression, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, attnames, converted)
+
+
+def _read(user: User, code: str | None, nonce: str | None = None) -> _Read:
+    """Staff, token and everything the checks read, in one statement without locks."""
+    sql, parts = _read_plan(connection.vendor, nonce is not None)
+    params = [nonce, nonce] if nonce is not None else []
+    params += [code or "", user.pk]
+    row, _ = _execute(sql, params)
+    if row is None:
+        return _Read(staff=None, token=None, resident_tier=None)
+    objects, at = [], 0
+    for model, attnames, converters in parts:
+        objects.append(_instance(model, attnames, converters, row[at : at + len(attnames)]))
+        at += len(attnames)
+    staff, location, token, benefit, merchant, min_tier, resident, resident_tier = objects
+    staff.location = location
+    user._benefits_staff = staff
+    if token is not None:
+        benefit.merchant = merchant
+        benefit.min_tier = min_tier
+        token.benefit = benefit
+        token.resident = resident
+    rest = row[at:]
+    return _Read(
+        staff=staff,
+        token=token,
+        resident_tier=resident_tier,
+        names_locations=bool(rest[0]),
+        honoured_here=bool(rest[1]),
+        prior_redemption=rest[2] if nonce is not None else None,
+        prior_denial=rest[3] if nonce is not None else None,
+    )
+
+
+def _active_staff(user: User, read: _Read) -> MerchantStaff:
+    if read.staff is None or not read.staff.is_active or not user.is_active:
+        raise refuse("not_merchant_staff")
+    return read.staff
+
+
 def _throttle(staff: MerchantStaff) -> None:
     if rate_spent(scope="scan-fail", key=staff.pk, limit=conf.failed_scan_rate()):
         raise refuse("rate_limited")
@@ -76,31 +261,15 @@ def _throttle(staff: MerchantStaff) -> None:
         raise refuse("rate_limited")
 
 
-def _token_query(parsed: ParsedCode, staff: MerchantStaff):
-    """The token with everything the checks read, in one statement (the location check as two EXISTS)."""
-    tokens = RedemptionToken.objects.select_related(
-        "benefit__merchant", "benefit__min_tier", "resident__balance__tier"
-    ).filter(code=parsed.code)
-    if staff.location_id is not None:
-        honours = Benefit.locations.through.objects.filter(benefit_id=OuterRef("benefit_id"))
-        tokens = tokens.annotate(
-            names_locations=Exists(honours),
-            honoured_here=Exists(honours.filter(merchantlocation_id=staff.location_id)),
-        )
-    return tokens
-
-
-def _lock_token(tokens):
-    """The guard of "exactly once": the token row's lock, held to commit. Waiters then read its updated used_at."""
-    return tokens.select_for_update(of=("self",))
-
-
-def _check(token: RedemptionToken, staff: MerchantStaff, now: datetime.datetime, *, confirming: bool) -> None:
+def _check(read: _Read, now: datetime.datetime, *, confirming: bool) -> None:
     """Every refusal that the loaded rows can decide, in the order a cashier needs them."""
+    token, staff = read.token, read.staff
+    if token is None:
+        raise refuse("unknown_code")
     benefit = token.benefit
     if benefit.merchant_id != staff.merchant_id:
         raise refuse("not_valid_here")
-    if staff.location_id is not None and token.names_locations and not token.honoured_here:
+    if staff.location_id is not None and read.names_locations and not read.honoured_here:
         raise refuse("not_valid_here")
     if token.used_at is not None:
         raise refuse("already_used")
@@ -113,8 +282,7 @@ def _check(token: RedemptionToken, staff: MerchantStaff, now: datetime.datetime,
     )
     if not (live or held):
         raise refuse("expired")
-    balance = getattr(token.resident, "balance", None)
-    refusal = static_refusal(benefit=benefit, resident_tier=balance.tier if balance else None, today=local_today(now))
+    refusal = static_refusal(benefit=benefit, resident_tier=read.resident_tier, today=local_today(now))
     if refusal:
         code, extra = refusal
         raise refuse(code, **extra)
@@ -141,56 +309,101 @@ def _deny(staff: MerchantStaff, error: RedemptionError, *, step: str, token=None
         pass  # the same nonce was refused a moment ago by a concurrent repeat: one record is enough
 
 
+def _parse_or_deny(user: User, text: str, *, step: str, nonce: str = "") -> ParsedCode:
+    """Parse before the read (a forged code needs no lookup); a refusal still names the staff account first."""
+    try:
+        return token_parse(text)
+    except RedemptionError as error:
+        staff = staff_for(user)
+        if step == "verify":
+            _throttle(staff)
+        elif not NONCE.match(nonce or ""):
+            raise refuse("bad_nonce") from None
+        _deny(staff, error, step=step, nonce=nonce)
+        raise
+
+
 def redemption_verify(*, acting_user: User, text: str, now: datetime.datetime | None = None) -> ScanResult:
     """Read a scanned QR or typed code and say what it is for, or why it cannot be used here and now.
 
     Writes only `verified_at` (first scan while live), which lets a confirmation follow within the grace period even
     if the code expires meanwhile. Rate-limited per staff account: scans, and more tightly unknown or forged codes.
-    Raises RedemptionError; refusals are recorded.
+    Raises RedemptionError; refusals are recorded. Two statements: the read, and that write the first time.
     """
     now = now or timezone.now()
-    staff = staff_for(acting_user)
+    parsed = _parse_or_deny(acting_user, text, step="verify")
+    read = _read(acting_user, parsed.code)
+    staff = _active_staff(acting_user, read)
     _throttle(staff)
-    token = None
     try:
-        parsed = token_parse(text)
-        token = _token_query(parsed, staff).first()
-        if token is None:
-            raise refuse("unknown_code")
-        _check(token, staff, now, confirming=False)
+        _check(read, now, confirming=False)
     except RedemptionError as error:
-        _deny(staff, error, step="verify", token=token)
+        _deny(staff, error, step="verify", token=read.token)
         raise
+    token = read.token
     if token.verified_at is None:
-        RedemptionToken.objects.filter(pk=token.pk, verified_at__isnull=True).update(verified_at=now)
+        _execute(
+            f"UPDATE {_table(RedemptionToken)} SET verified_at = %s WHERE id = %s AND verified_at IS NULL",
+            [connection.ops.adapt_datetimefield_value(now), token.pk],
+        )
     return ScanResult(
         code=text.strip(),
         benefit=token.benefit,
-        tier=token.resident.balance.tier,
+        tier=read.resident_tier,
         initial=token.resident.initial,
         expires_at=token.expires_at,
     )
 
 
+def _claim_token(token: RedemptionToken, now: datetime.datetime) -> bool:
+    """The guard of "exactly once": mark the token used unless it already is. Locks its row to commit; a concurrent
+    claim waits, then sees used_at set and claims nothing."""
+    _, claimed = _execute(
+        f"UPDATE {_table(RedemptionToken)} SET used_at = %s WHERE id = %s AND used_at IS NULL",
+        [connection.ops.adapt_datetimefield_value(now), token.pk],
+    )
+    return claimed == 1
+
+
 def _take_usage(token: RedemptionToken, today: datetime.date) -> bool:
     """Count one use in the resident's period unless that reaches past the limit. One statement; locks that row."""
     benefit = token.benefit
-    table = ResidentBenefitUsage._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {table} AS u (benefit_id, resident_id, period_start, count, allowed)
-                VALUES (%s, %s, %s, 1, %s)
-                ON CONFLICT (benefit_id, resident_id, period_start)
-                DO UPDATE SET count = u.count + 1, allowed = EXCLUDED.allowed WHERE u.count < EXCLUDED.allowed
-                RETURNING count""",
-            [benefit.pk, token.resident_id, period_start(benefit.limit_period, today), benefit.limit_count],
-        )
-        return cursor.fetchone() is not None
+    table = _table(ResidentBenefitUsage)
+    row, _ = _execute(
+        f"""INSERT INTO {table} AS u (benefit_id, resident_id, period_start, count, allowed)
+            VALUES (%s, %s, %s, 1, %s)
+            ON CONFLICT (benefit_id, resident_id, period_start)
+            DO UPDATE SET count = u.count + 1, allowed = EXCLUDED.allowed WHERE u.count < EXCLUDED.allowed
+            RETURNING count""",
+        [
+            benefit.pk,
+            token.resident_id,
+            connection.ops.adapt_datefield_value(period_start(benefit.limit_period, today)),
+            benefit.limit_count,
+        ],
+    )
+    return row is not None
+
+
+def _insert_redemption(redemption: Redemption) -> None:
+    """INSERT the row built in memory (its related objects are the ones already read); sets its id."""
+    fields = [f for f in Redemption._meta.concrete_fields if not f.primary_key]
+    q = connection.ops.quote_name
+    values = [f.get_db_prep_save(getattr(redemption, f.attname), connection) for f in fields]
+    row, _ = _execute(
+        f"INSERT INTO {_table(Redemption)} ({', '.join(q(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {q('id')}",
+        values,
+    )
+    redemption.pk = row[0]
+    redemption._state.adding = False
+    redemption._state.db = connection.alias
 
 
 def _take_quota(benefit: Benefit) -> bool:
     """Take one unit of the quota unless none is left. One conditional UPDATE; locks the benefit row to commit."""
-    return bool(Benefit.objects.filter(pk=benefit.pk, used__lt=benefit.quota).update(used=F("used") + 1))
+    _, taken = _execute(f"UPDATE {_table(Benefit)} SET used = used + 1 WHERE id = %s AND used < quota", [benefit.pk])
+    return taken == 1
 
 
 def _prior_answer(staff: MerchantStaff, nonce: str) -> Redemption | RedemptionError | None:
@@ -208,44 +421,39 @@ def redemption_confirm(*, acting_user: User, text: str, nonce: str, now: datetim
     refusal raised again) and changes nothing. Raises RedemptionError; refusals are recorded.
     """
     now = now or timezone.now()
-    staff = staff_for(acting_user)
+    parsed = _parse_or_deny(acting_user, text, step="confirm", nonce=nonce)
     if not NONCE.match(nonce or ""):
+        staff_for(acting_user)
         raise refuse("bad_nonce")
-    token = None
+    read = _read(acting_user, parsed.code, nonce)
+    staff = _active_staff(acting_user, read)
+    token = read.token
     try:
-        parsed = token_parse(text)
+        if read.prior_redemption or read.prior_denial:
+            raise _Replay
+        _check(read, now, confirming=True)
+        benefit = token.benefit
+        redemption = Redemption(
+            token=token,
+            resident=token.resident,
+            benefit=benefit,
+            merchant_id=staff.merchant_id,
+            location=staff.location,
+            staff=staff,
+            tier=read.resident_tier,
+            nonce=nonce,
+            redeemed_at=now,
+        )
         with transaction.atomic(durable=True):
-            token = (
-                _lock_token(_token_query(parsed, staff))
-                .annotate(
-                    prior_redemption=Subquery(Redemption.objects.filter(staff=staff, nonce=nonce).values("pk")[:1]),
-                    prior_denial=Subquery(RedemptionDenial.objects.filter(staff=staff, nonce=nonce).values("code")[:1]),
-                )
-                .first()
-            )
-            if token is not None and (token.prior_redemption or token.prior_denial):
-                raise _Replay
-            if token is None:
-                raise refuse("unknown_code")
-            _check(token, staff, now, confirming=True)
-            RedemptionToken.objects.filter(pk=token.pk).update(used_at=now)
-            if token.benefit.limit_count is not None and not _take_usage(token, local_today(now)):
-                raise refuse("limit_reached", period=token.benefit.limit_period)
-            redemption = Redemption.objects.create(
-                token=token,
-                resident=token.resident,
-                benefit=token.benefit,
-                merchant_id=staff.merchant_id,
-                location=staff.location,
-                staff=staff,
-                tier=token.resident.balance.tier,
-                nonce=nonce,
-                redeemed_at=now,
-            )
+            if not _claim_token(token, now):
+                raise refuse("already_used")
+            if benefit.limit_count is not None and not _take_usage(token, local_today(now)):
+                raise refuse("limit_reached", period=benefit.limit_period)
+            _insert_redemption(redemption)
             # Last: the benefit's row is the one every counter shares, so its lock is held only for the commit.
-            if token.benefit.quota is not None and not _take_quota(token.benefit):
+            if benefit.quota is not None and not _take_quota(benefit):
                 raise refuse("quota_exhausted")
-            return redemption
+        return redemption
     except _Replay:
         answer = _prior_answer(staff, nonce)
         if isinstance(answer, Redemption):

@@ -5,6 +5,9 @@ Each guarded test is preceded by its control: the same race with the guard disab
 In the controls, a thread that passed the check waits (up to a few seconds) until a second one has passed too: the
 window the guard must close, held open so the control does not depend on how busy the machine is. In the guarded
 runs each thread that passes sleeps a moment there instead, to give the others every chance to get in.
+
+The checks run on a read without locks, so many confirmations of one token pass them; the guard is the token's
+conditional UPDATE (`used_at IS NULL`), which only one of them gets to change.
 """
 
 import threading
@@ -16,7 +19,7 @@ from django.db import IntegrityError, connection
 from django.db.models import F
 
 from benefits.exceptions import RedemptionError
-from benefits.models import Benefit, Redemption
+from benefits.models import Benefit, Redemption, RedemptionDenial, RedemptionToken
 from benefits.services import redemptions
 from benefits.services.redemptions import redemption_confirm
 from benefits.services.tokens import token_issue
@@ -103,9 +106,31 @@ def one_token_many_counters():
     ]
 
 
-def test_control_without_the_token_lock_many_counters_pass_the_check(one_token_many_counters, monkeypatch):
-    monkeypatch.setattr(redemptions, "_lock_token", lambda tokens: tokens)
-    passes = count_checks(monkeypatch, hold=True)
+def count_claims(monkeypatch) -> list[bool]:
+    """Record what each confirmation's claim of the token returned."""
+    claims: list[bool] = []
+    real_claim = redemptions._claim_token
+
+    def claim(token, now):
+        claimed = real_claim(token, now)
+        claims.append(claimed)
+        return claimed
+
+    monkeypatch.setattr(redemptions, "_claim_token", claim)
+    return claims
+
+
+def test_control_without_the_conditional_claim_many_counters_use_the_token(one_token_many_counters, monkeypatch):
+    passes = Passes(hold=True)
+
+    def claim_unguarded(token, now):  # read, check, then write: the race the conditional UPDATE closes
+        if RedemptionToken.objects.get(pk=token.pk).used_at is not None:
+            return False
+        passes.passed()
+        RedemptionToken.objects.filter(pk=token.pk).update(used_at=now)
+        return True
+
+    monkeypatch.setattr(redemptions, "_claim_token", claim_unguarded)
     _, calls = one_token_many_counters
 
     outcomes = race(calls)
@@ -118,13 +143,35 @@ def test_control_without_the_token_lock_many_counters_pass_the_check(one_token_m
 
 def test_fifty_scans_of_one_token_redeem_it_exactly_once(one_token_many_counters, monkeypatch):
     passes = count_checks(monkeypatch, hold=False)
+    claims = count_claims(monkeypatch)
     _, calls = one_token_many_counters
 
     outcomes = race(calls)
 
     assert outcomes == Counter({"redeemed": 1, "already_used": THREADS - 1})
-    assert passes.count == 1
+    assert passes.count > 1  # many passed the unlocked checks at once ...
+    assert claims.count(True) == 1  # ... and the conditional UPDATE let exactly one of them through
     assert Redemption.objects.count() == 1
+    assert RedemptionDenial.objects.filter(code="already_used").count() == THREADS - 1
+
+
+# --- One scanner repeats its confirmation (same staff account, same nonce) while the first is still in flight.
+def test_concurrent_repeats_of_one_confirmation_all_get_the_first_answer():
+    staff = MerchantStaffFactory()
+    benefit = BenefitFactory(merchant=staff.merchant, quota=5)
+    payload = token_issue(resident=ResidentFactory(), benefit=benefit).payload
+    answers = []
+
+    def confirm():
+        answers.append(redemption_confirm(acting_user=staff.user, text=payload, nonce="retry-000001").pk)
+
+    outcomes = race([confirm] * 10)
+
+    assert outcomes == Counter({"redeemed": 10}), outcomes
+    assert len(set(answers)) == 1
+    assert Redemption.objects.count() == 1
+    benefit.refresh_from_db()
+    assert benefit.used == 1
 
 
 # --- 50 residents race for the last unit of a quota.
