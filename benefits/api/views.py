@@ -38,6 +38,12 @@ from citizenpoints.selectors import resident_for_user
 REFUSED = OpenApiResponse(RefusalSerializer, description="Refused: see `code`.")
 STATUS_FOR = {"rate_limited": 429, "not_merchant_staff": 403}
 
+# The counter's answers, serialised by one instance each, built once: a serializer's fields are deep-copied for every
+# new instance (for a ModelSerializer, built from the model), which cost more than the redemption's statements.
+# `to_representation` keeps no state on the instance, so threads may share them.
+VERIFY_ANSWER = VerifyResponseSerializer()
+CONFIRM_ANSWER = RedemptionSerializer()
+
 
 def refusal_response(error: RedemptionError) -> Response:
     status_code = STATUS_FOR.get(error.code, 400)
@@ -148,7 +154,7 @@ class Verify(APIView):
             result = redemption_verify(acting_user=request.user, text=serializer.validated_data["code"])
         except RedemptionError as error:
             return refusal_response(error)
-        return Response(VerifyResponseSerializer(result).data)
+        return Response(VERIFY_ANSWER.to_representation(result))
 
 
 class Confirm(APIView):
@@ -168,7 +174,7 @@ class Confirm(APIView):
             )
         except RedemptionError as error:
             return refusal_response(error)
-        return Response(RedemptionSerializer(redemption).data, status=status.HTTP_201_CREATED)
+        return Response(CONFIRM_ANSWER.to_representation(redemption), status=status.HTTP_201_CREATED)
 
 
 class MerchantRedemptions(APIView):

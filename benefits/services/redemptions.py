@@ -132,7 +132,7 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _execute(sql: str, params: list) -> tuple[tuple | None, int]:
+def _execute(sql: str, params: list, *, returns: bool = False) -> tuple[tuple | None, int]:
     """Run one statement of the counter's hot path: (first row or None, rows affected).
 
     On PostgreSQL as a prepared statement of this connection (PREPARE once per connection, then EXECUTE): the joined
@@ -152,7 +152,7 @@ def _execute(sql: str, params: list) -> tuple[tuple | None, int]:
                 prepared.add(name)
             sql = f"EXECUTE {name}({', '.join(['%s'] * len(params))})"
         cursor.execute(sql, params)
-        return (cursor.fetchone() if cursor.description else None), cursor.rowcount
+        return (cursor.fetchone() if returns else None), cursor.rowcount
 
 
 @functools.cache
@@ -221,7 +221,7 @@ def _read(user: User, code: str | None, nonce: str | None = None) -> _Read:
     sql, parts = _read_plan(connection.vendor, nonce is not None)
     params = [nonce, nonce] if nonce is not None else []
     params += [code or "", user.pk]
-    row, _ = _execute(sql, params)
+    row, _ = _execute(sql, params, returns=True)
     if row is None:
         return _Read(staff=None, token=None, resident_tier=None)
     objects, at = [], 0
@@ -381,6 +381,7 @@ def _take_usage(token: RedemptionToken, today: datetime.date) -> bool:
             connection.ops.adapt_datefield_value(period_start(benefit.limit_period, today)),
             benefit.limit_count,
         ],
+        returns=True,
     )
     return row is not None
 
@@ -394,6 +395,7 @@ def _insert_redemption(redemption: Redemption) -> None:
         f"INSERT INTO {_table(Redemption)} ({', '.join(q(f.column) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {q('id')}",
         values,
+        returns=True,
     )
     redemption.pk = row[0]
     redemption._state.adding = False
