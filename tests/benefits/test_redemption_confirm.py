@@ -204,3 +204,64 @@ def test_only_active_partner_staff_scan(resident, benefit):
 def test_malformed_nonce_is_refused(resident, benefit, cashier):
     payload = token_issue(resident=resident, benefit=benefit).payload
     refused("bad_nonce", redemption_confirm, acting_user=cashier.user, text=payload, nonce="x")
+
+
+def test_a_scan_is_two_statements_and_a_confirmation_one_read_and_four_short_writes(resident, cashier):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    benefit = BenefitFactory(merchant=cashier.merchant, quota=10, limit_count=2, limit_period="day")
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    with CaptureQueriesContext(connection) as scan:
+        redemption_verify(acting_user=cashier.user, text=payload)
+    with CaptureQueriesContext(connection) as confirmation:
+        redemption = redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce())
+
+    statements = [q["sql"] for q in confirmation.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(scan.captured_queries) == 2  # the read, and verified_at the first time
+    assert len(statements) == 5, statements  # the read; token, period counter, redemption, quota
+    assert not any("FOR UPDATE" in sql for sql in statements)  # no lock is taken before the writes
+    assert statements[-1].startswith(("UPDATE", "EXECUTE"))  # the shared quota row last, held only for the commit
+    resident.balance.refresh_from_db()
+    assert redemption.pk and redemption.tier == resident.balance.tier and redemption.resident.initial
+    benefit.refresh_from_db()
+    assert benefit.used == 1
+    assert ResidentBenefitUsage.objects.get(benefit=benefit, resident=resident).count == 1
+
+
+def test_a_refusal_inside_the_transaction_leaves_the_token_unused(resident, cashier):
+    benefit = BenefitFactory(merchant=cashier.merchant, quota=1)
+    payload = token_issue(resident=resident, benefit=benefit).payload  # issued while a unit was left ...
+    Benefit.objects.filter(pk=benefit.pk).update(used=1)  # ... taken by another counter before this one confirms
+    refused("quota_exhausted", redemption_confirm, acting_user=cashier.user, text=payload, nonce=nonce())
+    Benefit.objects.filter(pk=benefit.pk).update(quota=2)
+    assert redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce(1)).pk  # rolled back: still usable
+
+
+@pytest.mark.redis
+def test_rate_limits_on_redis_count_one_hit_per_round_trip(resident, benefit, cashier, settings):
+    import os
+
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-ratelimit-{os.getpid()}-{timezone.now().timestamp()}",
+        }
+    }
+    settings.BENEFITS_SCAN_RATE = (2, 60)
+    settings.BENEFITS_FAILED_SCAN_RATE = (1, 600)
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    redemption_verify(acting_user=cashier.user, text=payload)
+    redemption_verify(acting_user=cashier.user, text=payload)
+    refused("rate_limited", redemption_verify, acting_user=cashier.user, text=payload)
+    other = MerchantStaffFactory(merchant=cashier.merchant)
+    refused("unknown_code", redemption_verify, acting_user=other.user, text="ZZZZ-ZZZZ")
+    refused("rate_limited", redemption_verify, acting_user=other.user, text=payload)  # guessing spent its allowance
+    backend = caches["default"]
+    window = int(timezone.now().timestamp() // 60)
+    key = backend.make_and_validate_key(f"benefits:rl:scan:{cashier.pk}:{window}")
+    client = backend._cache.get_client(key)
+    assert int(client.get(key)) == 3 and 0 < client.ttl(key) <= 61
