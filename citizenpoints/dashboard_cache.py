@@ -21,6 +21,8 @@ dates in the site's zone), so a cached body stays right until one of the above c
 """
 
 import hashlib
+import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -39,6 +41,7 @@ from citizenpoints.models import (
     CatalogueVersion,
     Category,
     DataSource,
+    Notification,
     Resident,
     ResidentBadge,
     Tier,
@@ -57,32 +60,51 @@ class DashboardState:
 
     resident_id: int
     values: tuple
+    unread_notices: int = 0  # for the header, not part of the key (the header is never cached)
+    partner_staff: bool = False
 
 
 def dashboard_state(*, user: User) -> DashboardState | None:
     """The user's resident (None if they have not joined) and the values the body's key is made of. One query.
 
-    Hand-written SQL: the ORM spent longer building this statement (two correlated subqueries) than PostgreSQL
-    spent running it, and it runs on every visit to the dashboard.
+    It also answers the two questions the site's header asks of every signed-in user, so that the dashboard asks
+    them no more: the unread notices, and whether the user is a partner's staff member.
+
+    Hand-written SQL: the ORM spent longer building this statement (correlated subqueries) than PostgreSQL spent
+    running it, and it runs on every visit to the dashboard.
     """
     if not user.is_authenticated:
         return None
     resident, balance = Resident._meta.db_table, Balance._meta.db_table
     scheme, held = TierScheme._meta.db_table, ResidentBadge._meta.db_table
+    notices = Notification._meta.db_table
+    staff = User.merchant_staff.related.related_model._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT r.id, r.given_name, r.terms_version, r.joined_at,
                        b.points, b.lifetime_points, b.last_seq, b.chain_floor_seq, b.tier_id, b.updated_at,
                        (SELECT s.id FROM {scheme} s WHERE s.is_active LIMIT 1),
                        (SELECT count(*) FROM {held} h WHERE h.resident_id = r.id),
-                       (SELECT max(h.id) FROM {held} h WHERE h.resident_id = r.id)
+                       (SELECT max(h.id) FROM {held} h WHERE h.resident_id = r.id),
+                       (SELECT count(*) FROM {notices} n WHERE n.resident_id = r.id AND n.read_at IS NULL),
+                       EXISTS (SELECT 1 FROM {staff} m WHERE m.user_id = r.user_id)
                 FROM {resident} r LEFT JOIN {balance} b ON b.resident_id = r.id
                 WHERE r.user_id = %s
                 LIMIT 1""",
             [user.pk],
         )
         row = cursor.fetchone()
-    return None if row is None else DashboardState(resident_id=row[0], values=tuple(row))
+    if row is None:
+        return None
+    return DashboardState(resident_id=row[0], values=tuple(row[:-2]), unread_notices=row[-2], partner_staff=row[-1])
+
+
+def header_answers_give(request, state: DashboardState) -> None:
+    """Hand the header what `dashboard_state` read, so that rendering it costs no further query: the unread count
+    (read by the `unread_notices` tag) and, for the many who are not a partner's staff, the absent staff row."""
+    request.unread_notices = state.unread_notices
+    if not state.partner_staff:
+        User.merchant_staff.related.set_cached_value(request.user, None)
 
 
 @cache
@@ -98,17 +120,20 @@ def _code_version() -> str:
 
 
 def dashboard_generation() -> int:
-    return default_cache.get(GENERATION_KEY) or 0
+    """The global generation; if the cache has lost it, a new one that no body was ever stored under."""
+    generation = default_cache.get(GENERATION_KEY)
+    if generation is None:
+        default_cache.add(GENERATION_KEY, secrets.randbits(48), timeout=None)  # not a clock: it may stand still
+        generation = default_cache.get(GENERATION_KEY)
+    return generation
 
 
 def dashboard_generation_bump() -> None:
-    """After the current transaction commits: every cached dashboard body is stale (set-based passes, renames)."""
+    """After the current transaction commits: every cached dashboard body is stale (renames of shared rows)."""
 
     def bump():
-        try:
+        with suppress(ValueError):  # lost: the next reader starts a new one
             default_cache.incr(GENERATION_KEY)
-        except ValueError:  # not there yet (or evicted): any new value differs from what the bodies were keyed by
-            default_cache.set(GENERATION_KEY, dashboard_generation() + 1, timeout=None)
 
     transaction.on_commit(bump)
 
@@ -129,17 +154,23 @@ def dashboard_cache_connect() -> None:
 
 
 def dashboard_cache_key(state: DashboardState) -> str:
-    """The key of the resident's body in the request's language."""
-    parts = (_code_version(), dashboard_generation(), get_language(), settings.CITYPOINTS_SCORING_WINDOW_MONTHS)
+    """The key of the resident's body in the request's language (the generation is stored with the body)."""
+    parts = (_code_version(), get_language(), settings.CITYPOINTS_SCORING_WINDOW_MONTHS)
     version = hashlib.sha256(repr(parts + state.values).encode()).hexdigest()[:32]
     return f"dashboard:{state.resident_id}:{version}"
 
 
 def dashboard_body(state: DashboardState, render) -> str:
-    """The cached body for the resident, or `render()`'s, stored for the next request."""
+    """The cached body for the resident, or `render()`'s, stored for the next request. One round trip to the cache
+    when the body is there: the generation and the body are fetched together."""
     key = dashboard_cache_key(state)
-    body = default_cache.get(key)
-    if body is None:
-        body = render()
-        default_cache.set(key, body, timeout=DASHBOARD_TTL)
+    found = default_cache.get_many([GENERATION_KEY, key])
+    generation = found.get(GENERATION_KEY)
+    if generation is None:
+        generation = dashboard_generation()
+    stored = found.get(key)
+    if stored is not None and stored[0] == generation:
+        return stored[1]
+    body = render()
+    default_cache.set(key, (generation, body), timeout=DASHBOARD_TTL)
     return body

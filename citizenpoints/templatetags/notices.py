@@ -14,4 +14,6 @@ def unread_notices(context) -> int | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or user.is_office_staff:
         return None
+    if hasattr(request, "unread_notices"):  # counted already by the view (the dashboard's one statement)
+        return request.unread_notices
     return notices_unread_count(user=user)
