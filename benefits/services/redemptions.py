@@ -467,6 +467,13 @@ def redemption_confirm(*, acting_user: User, text: str, nonce: str, now: datetim
             return answer
         _deny(staff, error, step="confirm", token=token, nonce=nonce)
         raise
+    except IntegrityError:
+        # The same nonce sent with another code at the same moment (the unique (staff, nonce) stopped the second
+        # redemption): answer as for any repeat. Anything else is a real integrity error.
+        answer = _prior_answer(staff, nonce)
+        if isinstance(answer, Redemption):
+            return answer
+        raise
 
 
 class _Replay(Exception):

@@ -265,3 +265,12 @@ def test_rate_limits_on_redis_count_one_hit_per_round_trip(resident, benefit, ca
     key = backend.make_and_validate_key(f"benefits:rl:scan:{cashier.pk}:{window}")
     client = backend._cache.get_client(key)
     assert int(client.get(key)) == 3 and 0 < client.ttl(key) <= 61
+
+
+def test_a_nonce_already_used_for_another_code_answers_with_the_first_redemption(cashier):
+    benefit = BenefitFactory(merchant=cashier.merchant)
+    first = token_issue(resident=ResidentFactory(), benefit=benefit).payload
+    second = token_issue(resident=ResidentFactory(), benefit=benefit).payload
+    redemption = redemption_confirm(acting_user=cashier.user, text=first, nonce=nonce())
+    assert redemption_confirm(acting_user=cashier.user, text=second, nonce=nonce()).pk == redemption.pk
+    assert Redemption.objects.count() == 1
