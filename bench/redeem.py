@@ -16,6 +16,14 @@ dropped and recreated. The load is bounded in time, goes to 127.0.0.1 only, and 
 Printed: requests/s, p50 and p99 for the bare view and for the redemption requests (verify and confirm each count as
 one request; redemptions/s and the latency of the verify+confirm pair are printed too), and the final line
 `redeem/bare ratio: X.XX, redeem p99: N ms` (requests/s ratio; p99 over verify and confirm requests).
+
+Those phases are closed loops (each client sends its next request as soon as the last is answered), so they measure
+capacity, and their latency is the queue: 32 clients / N requests/s is the mean (Little's law). A last, open-loop
+phase offers `--paced` (default 0.2) times the bare view's measured rate, each client starting a pair on a fixed
+schedule, and times each request from when it was due: the latency a counter sees at that load. Next to wall figures
+it prints the server CPU per request (gunicorn and its PostgreSQL backends, from /proc), the load average before the
+server started, and how much CPU other work on the machine took during the measured phases.
+`--redis URL` serves with REDIS_URL set, as production does (rate limits and cached_db sessions in Redis).
 """
 
 import argparse
@@ -81,7 +89,7 @@ def __getattr__(name):  # gunicorn asks for `application`; Django's URL resolver
 
 
 # --- Setup ----------------------------------------------------------------------------------------------------------
-def environment(database_url: str) -> dict[str, str]:
+def environment(database_url: str, redis_url: str = "") -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url,
@@ -90,7 +98,9 @@ def environment(database_url: str) -> dict[str, str]:
         CONN_MAX_AGE="60",  # production's default: each worker thread keeps its connection
         PYTHONPATH=f"{ROOT}{os.pathsep}{BENCH_DIR}",
     )
-    env.pop("REDIS_URL", None)  # the cache stays in-process; the rate-limit counters need no round trip
+    env.pop("REDIS_URL", None)  # by default the cache stays in-process; the rate-limit counters need no round trip
+    if redis_url:  # as in production: rate limits and (cached_db) sessions in the shared cache
+        env["REDIS_URL"] = redis_url
     return env
 
 
@@ -160,10 +170,17 @@ def prepare(*, clients: int, tokens_per_client: int, accounts_per_client: int) -
     while len(codes) < clients * tokens_per_client:
         codes.add(new_code())
     codes = sorted(codes)
+    # Client c's i-th token is for resident (c + clients * i): clients at the same step serve different residents, as
+    # real counters do (a resident shows one phone at one counter). Before, n % 2000 made clients 0, 4, 8, ... redeem
+    # for the same resident at the same moment, so they queued on that resident's period counter row.
     RedemptionToken.objects.bulk_create(
         [
             RedemptionToken(
-                code=code, resident=residents[n % residents_n], benefit=benefit, issued_at=now, expires_at=expires
+                code=code,
+                resident=residents[(n // tokens_per_client + clients * (n % tokens_per_client)) % residents_n],
+                benefit=benefit,
+                issued_at=now,
+                expires_at=expires,
             )
             for n, code in enumerate(codes)
         ],
@@ -277,6 +294,22 @@ def server_cpu_ns(pids: list[int]) -> int:
     return sum(cpu_ns(pid) for pid in pids)
 
 
+def machine_busy_ns() -> int:
+    """CPU time all processes on the machine spent busy (not idle or waiting for I/O), in ns (Linux /proc/stat)."""
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return int((sum(fields[:8]) - idle) * TICK_NS)
+
+
+def own_cpu_ns() -> int:
+    """This process (the clients): user + system time of all its threads."""
+    times = os.times()
+    return int((times.user + times.system) * 1e9)
+
+
 # --- Load -----------------------------------------------------------------------------------------------------------
 class Recorder:
     def __init__(self):
@@ -311,8 +344,14 @@ def run_bare(port: int, clients: int, seconds: float) -> Recorder:
     return record
 
 
-def run_redeem(port: int, plan: list[dict], seconds: float, floor: bool = False) -> Recorder:
-    """Each client: verify then confirm its next token. `floor`: two signed-in no-op POSTs instead."""
+def run_redeem(
+    port: int, plan: list[dict], seconds: float, floor: bool = False, pair_interval: float | None = None
+) -> Recorder:
+    """Each client: verify then confirm its next token. `floor`: two signed-in no-op POSTs instead.
+
+    `pair_interval`: open loop. Each client starts a pair every that many seconds (staggered across clients) instead
+    of as soon as the last one ends, and a verify's latency counts from when it was due, so a backlog shows in the
+    figures instead of slowing the clients down (no coordinated omission)."""
     record = Recorder()
     stop_at = time.monotonic() + seconds
 
@@ -321,7 +360,12 @@ def run_redeem(port: int, plan: list[dict], seconds: float, floor: bool = False)
         sessions, payloads = plan[slot]["sessions"], iter(plan[slot]["payloads"])
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         mine, pairs, n = [], [], 0
+        due = time.monotonic() + (pair_interval * slot / len(plan) if pair_interval else 0.0)
         while time.monotonic() < stop_at:
+            if pair_interval:
+                if due >= stop_at:
+                    break
+                time.sleep(max(0.0, due - time.monotonic()))
             payload = next(payloads, None)
             if payload is None:
                 record.errors.append("ran out of tokens: raise --tokens")
@@ -334,6 +378,8 @@ def run_redeem(port: int, plan: list[dict], seconds: float, floor: bool = False)
             }
             n += 1
             pair_started = time.perf_counter()
+            late = pair_late = max(0.0, time.monotonic() - due) if pair_interval else 0.0
+            due += pair_interval or 0.0
             steps = (
                 (("/bench/signed-in", {}, 200),) * 2
                 if floor
@@ -347,10 +393,11 @@ def run_redeem(port: int, plan: list[dict], seconds: float, floor: bool = False)
                 connection.request("POST", path, body=json.dumps(body), headers=headers)
                 response = connection.getresponse()
                 text = response.read()
-                mine.append(time.perf_counter() - started)
+                mine.append(time.perf_counter() - started + late)
+                late = 0.0
                 if response.status != expected:
                     record.errors.append(f"{path} {response.status} {text[:200]!r}")
-            pairs.append(time.perf_counter() - pair_started)
+            pairs.append(time.perf_counter() - pair_started + pair_late)
         connection.close()
         with record.lock:
             record.latencies.extend(mine)
@@ -395,36 +442,56 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     parser.add_argument("--tokens", type=int, default=1500, help="tokens per client")
     parser.add_argument("--rounds", type=int, default=4, help="bare and redeem phases alternate this many times")
+    parser.add_argument(
+        "--redis",
+        default="",
+        metavar="URL",
+        help="serve with REDIS_URL=URL, as production does (shared cache: rate limits, cached_db sessions)",
+    )
+    parser.add_argument(
+        "--paced",
+        type=float,
+        default=GOAL_RATIO,
+        help="then an open-loop redeem phase offering this fraction of the bare view's requests/s (0: skip)",
+    )
     args = parser.parse_args()
     if not 1 <= args.seconds <= 120:
         raise SystemExit("--seconds must be between 1 and 120")
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    env = environment(database_url)
+    env = environment(database_url, args.redis)
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "CONN_MAX_AGE")})
+    os.environ.pop("REDIS_URL", None)
+    os.environ.update({"REDIS_URL": args.redis} if args.redis else {})
     sys.path[:0] = [str(ROOT)]
     print(f"database {urlsplit(database_url).path.lstrip('/')}: recreating, migrating, preparing...", flush=True)
     recreate_database(database_url)
     migrate(env)
     plan = prepare(clients=args.clients, tokens_per_client=args.tokens, accounts_per_client=16)
 
+    idle_load = os.getloadavg()
     port = free_port()
     server = start_gunicorn(env, port, args.workers, args.threads)
     try:
         print(
             f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; "
-            f"{args.clients} clients; {args.seconds:.0f} s per phase; {os.cpu_count()} CPUs shared with the clients"
+            f"{args.clients} clients; {args.seconds:.0f} s per phase; {os.cpu_count()} CPUs shared with the clients; "
+            f"cache: {'Redis ' + args.redis if args.redis else 'in-process (locmem)'}"
         )
         run_bare(port, args.clients, 2)  # warm up: imports, connections
         warm = [{"sessions": p["sessions"], "payloads": p["payloads"][-50:]} for p in plan]
         run_redeem(port, warm, 2)
         for p in plan:
             del p["payloads"][-50:]
+        paced_plan = [{"sessions": p["sessions"], "payloads": p["payloads"][-300:]} for p in plan]
+        for p in plan:
+            del p["payloads"][-300:]
 
         # Alternate short phases so that other load on the machine weighs on both alike.
         bare_record, redeem_record, floor_record = Recorder(), Recorder(), Recorder()
         slice_seconds = args.seconds / args.rounds
         web_pids, db_pids = server_pids(server, database_url) if sys.platform == "linux" else ([], [])
+        busy_before, own_before, started = machine_busy_ns(), own_cpu_ns(), time.monotonic()
         for round_ in range(args.rounds):
             share = [{"sessions": p["sessions"], "payloads": p["payloads"][round_ :: args.rounds]} for p in plan]
             for record, run in (
@@ -439,14 +506,35 @@ def main() -> None:
                 record.latencies += part.latencies
                 record.pairs += part.pairs
                 record.errors += part.errors
+        busy, wall = machine_busy_ns() - busy_before, time.monotonic() - started
+        own = (
+            own_cpu_ns() - own_before + sum(r.cpu_ns + r.db_cpu_ns for r in (bare_record, redeem_record, floor_record))
+        )
+
+        # Open loop at a fixed offered rate: what latency a counter sees when the server is not saturated.
+        paced_record, offered = Recorder(), 0.0
+        bare_measured = len(bare_record.latencies) / args.seconds
+        if args.paced > 0 and bare_measured:
+            offered = args.paced * bare_measured
+            pair_interval = 2 * args.clients / offered  # two requests per pair
+            paced_record = run_redeem(port, paced_plan, args.seconds / 2, pair_interval=pair_interval)
     finally:
         stop_gunicorn(server)
 
     load = os.getloadavg()
-    errors = bare_record.errors + redeem_record.errors + floor_record.errors
+    errors = bare_record.errors + redeem_record.errors + floor_record.errors + paced_record.errors
     if errors:
         print(f"{len(errors)} errors, e.g. {errors[:3]}")
-    print(f"\nload average during the run: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on {os.cpu_count()} CPUs")
+    print(
+        f"\nload average before gunicorn started: {idle_load[0]:.1f} (1 min), {idle_load[1]:.1f} (5 min); "
+        f"after the run: {load[0]:.1f}, {load[1]:.1f} (the benchmark's own threads count too) on {os.cpu_count()} CPUs"
+    )
+    if busy > 0 and wall > 0:
+        print(
+            f"CPU busy during the measured phases: {busy / 1e9 / wall:.2f} of {os.cpu_count()} cores, of which "
+            f"other work on the machine {max(0, busy - own) / 1e9 / wall:.2f} (all busy time less gunicorn, "
+            f"its PostgreSQL backends and the client threads)"
+        )
     bare_rps = report("bare view (GET /bench/bare)", bare_record, args.seconds)
     redeem_rps = report("redeem (verify + confirm requests)", redeem_record, args.seconds)
     report("signed-in no-op DRF POST (floor)", floor_record, args.seconds / 2)
@@ -475,6 +563,18 @@ def main() -> None:
         )
     ratio = redeem_rps / bare_rps if bare_rps else 0.0
     p99 = percentile(redeem_record.latencies, 0.99) * 1000
+    print(
+        f"closed loop, Little's law: {args.clients} clients / {redeem_rps:.0f} req/s = "
+        f"{args.clients / redeem_rps * 1000 if redeem_rps else 0:.0f} ms mean latency; p99 < {GOAL_P99_MS} ms at "
+        f"saturation would need more than {args.clients / (GOAL_P99_MS / 1000):.0f} req/s"
+    )
+    if paced_record.latencies:
+        report(f"redeem, open loop at {offered:.0f} req/s", paced_record, args.seconds / 2)
+        paced_p99 = percentile(paced_record.latencies, 0.99) * 1000
+        print(
+            f"  ({args.paced:.2f} of the bare view's rate offered; p99 from when each request was due: "
+            f"{'under' if paced_p99 < GOAL_P99_MS else 'over'} {GOAL_P99_MS} ms)"
+        )
     verdict = "meets" if ratio >= GOAL_RATIO and p99 < GOAL_P99_MS else "misses"
     print(f"goal: ratio >= {GOAL_RATIO} and p99 < {GOAL_P99_MS} ms: {verdict}")
     print(f"redeem/bare ratio: {ratio:.2f}, redeem p99: {p99:.0f} ms")
