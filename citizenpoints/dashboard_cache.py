@@ -1,20 +1,21 @@
-"""The resident's dashboard body, cached per resident under a key that changes whenever anything it shows changes.
+"""The resident's dashboard body, cached per resident and language, served only while nothing it shows has changed.
 
-The key is derived from the database, not from remembering to invalidate: `dashboard_state` reads everything of the
-resident's that the page depends on in one query (the resident's own row: name, terms version, joined date; the
+One cache entry per resident and language holds the body with the version and generation it was rendered for.
+The version is derived from the database, not from remembering to invalidate: `dashboard_state` reads everything of
+the resident's that the page depends on in one query (the resident's own row: name, terms version, joined date; the
 Balance row: points, lifetime points, chain head and floor, tier, updated_at; the active scheme; the number and the
 newest of the resident's badges). Every writer of those already changes one of them: an award, a reversal or an
 appeal (`ledger_append` moves `last_seq`), an ingest batch (the same, in SQL), the nightly ageing (`points`,
 `updated_at`), a re-tier (`tier_id`), a scheme switch (the active scheme), a badge (count and newest id), the
-retention purge (`chain_floor_seq`), a language or terms change (the request's language, the resident's row). So
-a stale body is never served after a change, whatever the cache backend, even a per-process one.
+retention purge (`chain_floor_seq`), a terms change (the resident's row); a language switch reads the other entry.
+So a stale body is never served after a change, whatever the cache backend, even a per-process one.
 
 What no resident's row records is the wording of the shared rows the body names: a department's name under each
 of the latest entries, a behaviour's, a badge's, a tier's. Saving or deleting any of those (the office's screens or
-the admin) bumps a global generation, kept in the cache and part of every key (`dashboard_cache_connect`). With a
-shared cache (Redis in production) that is immediate everywhere; with a per-process cache, other processes see a
-rename within `DASHBOARD_TTL`. The templates' own text and the compiled translations are part of the key, so a
-deploy that changes either never serves a body rendered by the previous one.
+the admin) bumps a global generation kept in the cache (`dashboard_cache_connect`). With a shared cache (Redis in
+production) that is immediate everywhere; with a per-process cache, other processes see a rename within
+`DASHBOARD_TTL`. The templates' own text and the compiled translations are part of the version, so a deploy that
+changes either never serves a body rendered by the previous one. A resident who leaves takes their entries along.
 
 Nothing in the body is relative to the time of the request ("Earned <date>", "Member since <date>" are absolute
 dates in the site's zone), so a cached body stays right until one of the above changes.
@@ -48,6 +49,7 @@ from citizenpoints.models import (
     TierScheme,
     User,
 )
+from citizenpoints.signals import resident_left
 
 DASHBOARD_TTL = 60 * 60  # seconds; bounds how long a rename reaches a process that has its own cache
 BODY_TEMPLATES = ("citizenpoints/includes/dashboard_body.html", "citizenpoints/includes/entry.html")
@@ -107,9 +109,18 @@ def header_answers_give(request, state: DashboardState) -> None:
         User.merchant_staff.related.set_cached_value(request.user, None)
 
 
-@cache
 def _code_version() -> str:
-    """The body's templates and the compiled translations: a deploy that changes them changes every key."""
+    """The body's templates and the compiled translations: a deploy that changes them changes every version. Read
+    once per process, except with DEBUG, where templates change under the running server."""
+    return _code_digest() if settings.DEBUG else _code_digest_once()
+
+
+@cache
+def _code_digest_once() -> str:
+    return _code_digest()
+
+
+def _code_digest() -> str:
     digest = hashlib.sha256()
     for name in BODY_TEMPLATES:
         digest.update(get_template(name).template.source.encode())
@@ -147,30 +158,45 @@ def _shared_row_changed(sender, **kwargs) -> None:
 
 
 def dashboard_cache_connect() -> None:
-    """Called once from the app's ready(): renames of shared rows make every cached body stale."""
+    """Called once from the app's ready(): renames of shared rows make every cached body stale; a resident who
+    leaves takes theirs along."""
+    resident_left.connect(_forget_on_leaving, dispatch_uid="citizenpoints.dashboard_cache.resident_left")
     for model in SHOWN_SHARED_MODELS:
         post_save.connect(_shared_row_changed, sender=model, dispatch_uid=f"dashboard_cache_{model.__name__}_save")
         post_delete.connect(_shared_row_changed, sender=model, dispatch_uid=f"dashboard_cache_{model.__name__}_del")
 
 
-def dashboard_cache_key(state: DashboardState) -> str:
-    """The key of the resident's body in the request's language (the generation is stored with the body)."""
-    parts = (_code_version(), get_language(), settings.CITYPOINTS_SCORING_WINDOW_MONTHS)
-    version = hashlib.sha256(repr(parts + state.values).encode()).hexdigest()[:32]
-    return f"dashboard:{state.resident_id}:{version}"
+def _body_key(resident_id: int, language: str) -> str:
+    return f"dashboard:{resident_id}:{language}"
+
+
+def dashboard_version(state: DashboardState) -> str:
+    """Everything the body shows, digested: the resident's values, the templates and translations, the settings."""
+    parts = (_code_version(), settings.CITYPOINTS_SCORING_WINDOW_MONTHS)
+    return hashlib.sha256(repr(parts + state.values).encode()).hexdigest()[:32]
 
 
 def dashboard_body(state: DashboardState, render) -> str:
-    """The cached body for the resident, or `render()`'s, stored for the next request. One round trip to the cache
-    when the body is there: the generation and the body are fetched together."""
-    key = dashboard_cache_key(state)
+    """The cached body for the resident in the request's language, or `render()`'s, stored for the next request.
+
+    One entry per resident and language (overwritten when anything changes, deleted when the resident leaves),
+    holding the version and the generation it was rendered for; one round trip to the cache when it is there.
+    """
+    key = _body_key(state.resident_id, get_language())
+    version = dashboard_version(state)
     found = default_cache.get_many([GENERATION_KEY, key])
     generation = found.get(GENERATION_KEY)
     if generation is None:
         generation = dashboard_generation()
     stored = found.get(key)
-    if stored is not None and stored[0] == generation:
-        return stored[1]
+    if stored is not None and stored[0] == version and stored[1] == generation:
+        return stored[2]
     body = render()
-    default_cache.set(key, (generation, body), timeout=DASHBOARD_TTL)
+    default_cache.set(key, (version, generation, body), timeout=DASHBOARD_TTL)
     return body
+
+
+def _forget_on_leaving(sender, resident, **kwargs) -> None:
+    """A resident who leaves: their cached bodies (name, points, badges) go at once, not at the end of the TTL."""
+    keys = [_body_key(resident.pk, language) for language, _name in settings.LANGUAGES]
+    transaction.on_commit(lambda: default_cache.delete_many(keys))

@@ -263,3 +263,18 @@ def test_an_unchanged_resident_is_served_from_the_cache(client, resident):
     text = page(client)
     assert "City Library" in text and "Renamed behind our back" not in text
     assert Decimal(score(client)) == Decimal(502)
+
+
+def test_a_resident_who_leaves_takes_their_cached_bodies_along(client, resident, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from citizenpoints.services.leaving import resident_leave
+
+    grant(resident, "loan-1")
+    assert "Hello, Mei" in page(client)
+    assert "你好，Mei" in page(client, HTTP_ACCEPT_LANGUAGE="zh-Hans")
+    keys = [f"dashboard:{resident.pk}:{language}" for language in ("en", "zh-hans")]
+    assert all(cache.get(key) for key in keys)
+    with django_capture_on_commit_callbacks(execute=True):
+        resident_leave(resident=resident, acting_user=resident.user)
+    assert not any(cache.get(key) for key in keys)
