@@ -271,3 +271,18 @@ def test_a_cold_dashboard_makes_the_same_queries_with_3_and_with_60_entries(clie
         counts.append(count_queries(client, reverse("home")))
     # The warm request's four, the resident, and the body's five: balance, scheme, tiers, badges, latest entries.
     assert counts[0] == counts[1] <= 10, counts
+
+
+def test_a_role_given_or_taken_between_requests_counts_from_the_next_one(client, catalogue):
+    """The user's groups are read once per request (middleware), never kept from one request to the next."""
+    from django.contrib.auth.models import Group
+
+    resident = ResidentFactory()
+    client.force_login(resident.user)
+    assert client.get(reverse("home")).status_code == 200
+    reviewers = Group.objects.get(name=OfficeRole.REVIEWER)
+    resident.user.groups.add(reviewers)
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response.url == reverse("mfa_activate_totp")  # staff now: MFA first
+    resident.user.groups.remove(reviewers)
+    assert client.get(reverse("home")).status_code == 200
