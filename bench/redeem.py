@@ -499,6 +499,8 @@ def main() -> None:
                 (redeem_record, lambda share=share: run_redeem(port, share, slice_seconds)),
                 (floor_record, lambda share=share: run_redeem(port, share, slice_seconds / 2, floor=True)),
             ):
+                if sys.platform == "linux":  # threads open their database connections when first used
+                    web_pids, db_pids = server_pids(server, database_url)
                 before = server_cpu_ns(web_pids), server_cpu_ns(db_pids)
                 part = run()
                 record.cpu_ns += server_cpu_ns(web_pids) - before[0]
