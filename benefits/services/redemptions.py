@@ -408,6 +408,80 @@ def _take_quota(benefit: Benefit) -> bool:
     return taken == 1
 
 
+# PostgreSQL: the four writes as one statement (below). The race tests switch it off to reach the step-by-step path.
+ONE_STATEMENT = True
+REFUSAL_FOR_CONSTRAINT = {"usage_within_limit": "limit_reached", "benefit_used_within_quota": "quota_exhausted"}
+
+
+@functools.cache
+def _one_statement_sql(limited: bool) -> str:
+    """Claim, count, insert and take the quota in one statement, in that order (each step reads the one before).
+
+    A used token makes `t` empty and so every later step; the limit and the quota are enforced by their
+    CheckConstraints, whose violation aborts the whole statement. Locks: token, period counter, then the benefit's
+    row, held only until the statement ends (autocommit), not for a round trip to a gunicorn thread.
+    """
+    q = connection.ops.quote_name
+
+    def param(model, name: str) -> str:
+        return f"CAST(%s AS {model._meta.get_field(name).db_type(connection)})"
+
+    ctes = [f"t AS (UPDATE {_table(RedemptionToken)} SET used_at = %s WHERE id = %s AND used_at IS NULL RETURNING id)"]
+    source = "t"
+    if limited:
+        ctes.append(
+            f"u AS (INSERT INTO {_table(ResidentBenefitUsage)} AS x (benefit_id, resident_id, period_start, count, "
+            f"allowed) SELECT {param(ResidentBenefitUsage, 'benefit')}, {param(ResidentBenefitUsage, 'resident')}, "
+            f"{param(ResidentBenefitUsage, 'period_start')}, 1, {param(ResidentBenefitUsage, 'allowed')} FROM t "
+            f"ON CONFLICT (benefit_id, resident_id, period_start) "
+            f"DO UPDATE SET count = x.count + 1, allowed = EXCLUDED.allowed RETURNING x.count)"
+        )
+        source = "t, u"
+    fields = [f for f in Redemption._meta.concrete_fields if not f.primary_key]
+    ctes.append(
+        f"r AS (INSERT INTO {_table(Redemption)} ({', '.join(q(f.column) for f in fields)}) "
+        f"SELECT {', '.join(param(Redemption, f.name) for f in fields)} FROM {source} RETURNING id)"
+    )
+    ctes.append(
+        f"b AS (UPDATE {_table(Benefit)} SET used = used + 1 "
+        f"WHERE id = %s AND quota IS NOT NULL AND EXISTS (SELECT 1 FROM r) RETURNING used)"
+    )
+    return "WITH " + ", ".join(ctes) + " SELECT (SELECT id FROM r), (SELECT count(*) FROM b)"
+
+
+def _redeem_in_one_statement(redemption: Redemption, token: RedemptionToken, now: datetime.datetime) -> None:
+    """PostgreSQL: the four writes of `redemption_confirm` as one statement. Raises the refusal; sets the id."""
+    benefit = token.benefit
+    limited = benefit.limit_count is not None
+    fields = [f for f in Redemption._meta.concrete_fields if not f.primary_key]
+    params = [now, token.pk]
+    if limited:
+        params += [benefit.pk, token.resident_id, period_start(benefit.limit_period, local_today(now))]
+        params += [benefit.limit_count]
+    params += [f.get_db_prep_save(getattr(redemption, f.attname), connection) for f in fields]
+    params += [benefit.pk]
+    try:
+        # Alone, the statement is its own transaction; inside a caller's (a test's) it gets a savepoint. Durable
+        # either way, as the step-by-step path: nothing outside may hold it open.
+        if connection.in_atomic_block:
+            with transaction.atomic(durable=True):
+                row, _ = _execute(_one_statement_sql(limited), params, returns=True)
+        else:
+            row, _ = _execute(_one_statement_sql(limited), params, returns=True)
+    except IntegrityError as error:
+        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+        if constraint in REFUSAL_FOR_CONSTRAINT:
+            code = REFUSAL_FOR_CONSTRAINT[constraint]
+            extra = {"period": benefit.limit_period} if code == "limit_reached" else {}
+            raise refuse(code, **extra) from None
+        raise
+    if row[0] is None:
+        raise refuse("already_used")
+    redemption.pk = row[0]
+    redemption._state.adding = False
+    redemption._state.db = connection.alias
+
+
 def _prior_answer(staff: MerchantStaff, nonce: str) -> Redemption | RedemptionError | None:
     redemption = Redemption.objects.filter(staff=staff, nonce=nonce).select_related("benefit", "tier").first()
     if redemption is not None:
@@ -446,6 +520,9 @@ def redemption_confirm(*, acting_user: User, text: str, nonce: str, now: datetim
             nonce=nonce,
             redeemed_at=now,
         )
+        if ONE_STATEMENT and connection.vendor == "postgresql":
+            _redeem_in_one_statement(redemption, token, now)
+            return redemption
         with transaction.atomic(durable=True):
             if not _claim_token(token, now):
                 raise refuse("already_used")

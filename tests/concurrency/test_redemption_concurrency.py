@@ -7,7 +7,9 @@ window the guard must close, held open so the control does not depend on how bus
 runs each thread that passes sleeps a moment there instead, to give the others every chance to get in.
 
 The checks run on a read without locks, so many confirmations of one token pass them; the guard is the token's
-conditional UPDATE (`used_at IS NULL`), which only one of them gets to change.
+conditional UPDATE (`used_at IS NULL`), which only one of them gets to change. On PostgreSQL the writes run as one
+statement (`redemptions.ONE_STATEMENT`); the controls disable a guard of the step-by-step path, so they switch that
+off, and each guarded race runs on both paths.
 """
 
 import threading
@@ -26,6 +28,7 @@ from benefits.services.tokens import token_issue
 from tests.factories import BenefitFactory, MerchantFactory, MerchantStaffFactory, ResidentFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+PATHS = pytest.mark.parametrize("one_statement", [True, False], ids=["one-statement", "step-by-step"])
 
 THREADS = 50
 WINDOW = 0.02
@@ -130,6 +133,7 @@ def test_control_without_the_conditional_claim_many_counters_use_the_token(one_t
         RedemptionToken.objects.filter(pk=token.pk).update(used_at=now)
         return True
 
+    monkeypatch.setattr(redemptions, "ONE_STATEMENT", False)
     monkeypatch.setattr(redemptions, "_claim_token", claim_unguarded)
     _, calls = one_token_many_counters
 
@@ -141,7 +145,9 @@ def test_control_without_the_conditional_claim_many_counters_use_the_token(one_t
     assert Redemption.objects.count() == 1
 
 
-def test_fifty_scans_of_one_token_redeem_it_exactly_once(one_token_many_counters, monkeypatch):
+@PATHS
+def test_fifty_scans_of_one_token_redeem_it_exactly_once(one_token_many_counters, monkeypatch, one_statement):
+    monkeypatch.setattr(redemptions, "ONE_STATEMENT", one_statement)
     passes = count_checks(monkeypatch, hold=False)
     claims = count_claims(monkeypatch)
     _, calls = one_token_many_counters
@@ -150,13 +156,16 @@ def test_fifty_scans_of_one_token_redeem_it_exactly_once(one_token_many_counters
 
     assert outcomes == Counter({"redeemed": 1, "already_used": THREADS - 1})
     assert passes.count > 1  # many passed the unlocked checks at once ...
-    assert claims.count(True) == 1  # ... and the conditional UPDATE let exactly one of them through
+    if not one_statement:
+        assert claims.count(True) == 1  # ... and the conditional UPDATE let exactly one of them through
     assert Redemption.objects.count() == 1
     assert RedemptionDenial.objects.filter(code="already_used").count() == THREADS - 1
 
 
 # --- One scanner repeats its confirmation (same staff account, same nonce) while the first is still in flight.
-def test_concurrent_repeats_of_one_confirmation_all_get_the_first_answer():
+@PATHS
+def test_concurrent_repeats_of_one_confirmation_all_get_the_first_answer(monkeypatch, one_statement):
+    monkeypatch.setattr(redemptions, "ONE_STATEMENT", one_statement)
     staff = MerchantStaffFactory()
     benefit = BenefitFactory(merchant=staff.merchant, quota=5)
     payload = token_issue(resident=ResidentFactory(), benefit=benefit).payload
@@ -204,6 +213,7 @@ def test_control_without_the_conditional_update_many_residents_take_the_last_uni
         Benefit.objects.filter(pk=benefit.pk).update(used=F("used") + 1)
         return True
 
+    monkeypatch.setattr(redemptions, "ONE_STATEMENT", False)
     monkeypatch.setattr(redemptions, "_take_quota", take_quota_unguarded)
     benefit, calls = last_unit_many_residents
 
@@ -215,7 +225,11 @@ def test_control_without_the_conditional_update_many_residents_take_the_last_uni
     assert benefit.used == 10
 
 
-def test_fifty_residents_race_for_the_last_unit_and_exactly_one_wins(last_unit_many_residents):
+@PATHS
+def test_fifty_residents_race_for_the_last_unit_and_exactly_one_wins(
+    last_unit_many_residents, monkeypatch, one_statement
+):
+    monkeypatch.setattr(redemptions, "ONE_STATEMENT", one_statement)
     benefit, calls = last_unit_many_residents
 
     outcomes = race(calls)
@@ -223,4 +237,31 @@ def test_fifty_residents_race_for_the_last_unit_and_exactly_one_wins(last_unit_m
     assert outcomes == Counter({"redeemed": 1, "quota_exhausted": THREADS - 1})
     benefit.refresh_from_db()
     assert benefit.used == 10
+    assert Redemption.objects.filter(benefit=benefit).count() == 1
+
+
+# --- One resident's 50 codes at 50 counters, with a limit of one a day.
+@PATHS
+def test_fifty_codes_of_one_resident_within_a_daily_limit_of_one_redeem_once(monkeypatch, one_statement, settings):
+    monkeypatch.setattr(redemptions, "ONE_STATEMENT", one_statement)
+    settings.BENEFITS_TOKEN_ISSUE_RATE = (THREADS, 60)
+    merchant = MerchantFactory()
+    benefit = BenefitFactory(merchant=merchant, quota=1000, limit_count=1, limit_period="day")
+    resident = ResidentFactory()
+    payloads = [token_issue(resident=resident, benefit=benefit).payload for _ in range(THREADS)]
+    counters = MerchantStaffFactory.create_batch(THREADS, merchant=merchant)
+    calls = [
+        (
+            lambda staff=staff, payload=payload: redemption_confirm(
+                acting_user=staff.user, text=payload, nonce="one-a-day"
+            )
+        )
+        for staff, payload in zip(counters, payloads, strict=True)
+    ]
+
+    outcomes = race(calls)
+
+    assert outcomes == Counter({"redeemed": 1, "limit_reached": THREADS - 1}), outcomes
+    benefit.refresh_from_db()
+    assert benefit.used == 1
     assert Redemption.objects.filter(benefit=benefit).count() == 1
