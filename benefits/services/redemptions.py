@@ -20,6 +20,12 @@ is held. Steps 1, 2 and 4 are conditional writes (the database re-checks the con
 after any wait), and CheckConstraints back 2 and 4. The resident's counter row is per benefit and resident, so
 residents never wait on one another except at the quota row.
 
+On PostgreSQL the four writes are ONE statement (data-modifying CTEs, each reading the one before, so the same
+order), run on its own in autocommit: a used token leaves nothing for the later steps, and the limit and the quota
+are enforced by their CheckConstraints, whose violation aborts the whole statement (mapped back to limit_reached and
+quota_exhausted). The quota row is then locked only inside the server, never while a gunicorn thread waits for the
+GIL to send COMMIT. The statements of the hot path are prepared once per connection (see `_execute`).
+
 Refusals raise RedemptionError with a stable code and are recorded as RedemptionDenial rows (in their own
 transaction, after the refused one rolled back). A repeat of a confirmation with the same nonce from the same staff
 account returns the first answer: the redemption, or the same refusal.
