@@ -4,8 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from citizenpoints.views import appeals
-from citizenpoints.views import cards, catalogue, claims, pages, residents, rights
+from citizenpoints.views import appeals, cards, catalogue, claims, pages, residents, rights
 from citizenpoints.views import notifications as inbox
 
 # The admin signs in through allauth, so staff two-factor authentication applies there too.
