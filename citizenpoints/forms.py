@@ -3,6 +3,16 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 
+class IsoDateInput(forms.DateInput):
+    """The browser's date picker. Its value must be ISO (2026-11-21) in every language: a localised value such as
+    "2026年11月21日" leaves the picker blank after the form comes back."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
 class JoinForm(forms.Form):
     given_name = forms.CharField(
         label=_("Your given name"),

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from benefits.models import Benefit, Merchant, MerchantLocation, MerchantStaff
 from benefits.office.selectors import active_tiers
 from benefits.templatetags.benefits_tags import tier_name, tr
+from citizenpoints.forms import IsoDateInput
 
 MERCHANT_TEXT = ("name_en", "name_zh", "address_en", "address_zh", "opening_hours_en", "opening_hours_zh")
 LOGO_HELP = _("PNG, JPEG, GIF or WebP, up to 5 MB. It is re-encoded, and a small copy is made for lists.")
@@ -152,8 +153,8 @@ class BenefitForm(forms.ModelForm):
         widgets = {
             "terms_en": forms.Textarea(attrs={"rows": 3}),
             "terms_zh": forms.Textarea(attrs={"rows": 3}),
-            "valid_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            "valid_until": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "valid_from": IsoDateInput(),
+            "valid_until": IsoDateInput(),
             "locations": forms.CheckboxSelectMultiple,
         }
         help_texts = {

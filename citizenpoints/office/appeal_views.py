@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from citizenpoints.exceptions import ApplicationError
+from citizenpoints.forms import IsoDateInput
 from citizenpoints.models import Appeal, AuditEvent, Balance, CalendarDay, LedgerEntry, OfficeRole
 from citizenpoints.office.access import office_role_required
 from citizenpoints.rules import AmountBandRule, PerUnitRule
@@ -260,7 +261,7 @@ def decide(request, pk):
 
 # --- The working-day calendar.
 class CalendarDayForm(forms.Form):
-    date = forms.DateField(label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label=gettext_lazy("Date"), widget=IsoDateInput())
     is_working_day = forms.TypedChoiceField(
         label=gettext_lazy("The office"),
         choices=[

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from citizenpoints.forms import IsoDateInput
 from citizenpoints.models import AuditEvent, Behaviour, Category, Claim, OfficeRole
 from citizenpoints.office.access import office_role_required
 from citizenpoints.services.access import resident_file_open
@@ -35,12 +36,8 @@ class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(label=gettext_lazy("Status"), required=False)
     category = forms.ChoiceField(label=gettext_lazy("Category"), required=False)
     behaviour = forms.ChoiceField(label=gettext_lazy("Behaviour"), required=False)
-    filed_from = forms.DateField(
-        label=gettext_lazy("Filed from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    filed_to = forms.DateField(
-        label=gettext_lazy("Filed until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    filed_from = forms.DateField(label=gettext_lazy("Filed from"), required=False, widget=IsoDateInput())
+    filed_to = forms.DateField(label=gettext_lazy("Filed until"), required=False, widget=IsoDateInput())
 
     def __init__(self, data):
         super().__init__(data)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from citizenpoints.forms import IsoDateInput
 from citizenpoints.office.access import office_role_required
 from citizenpoints.office.charts import chart_build, local_label
 from citizenpoints.statistics import READERS, Kind, Period, Result, statistic_get, statistics_compute
@@ -20,14 +21,9 @@ from citizenpoints.templatetags.points import number
 LONGEST = datetime.timedelta(days=366 * 5)  # five years of months is already 60 columns
 
 
-def _date_input() -> forms.DateInput:
-    # A date input's value is ISO in every language (a localised "2025年12月1日" would leave it blank).
-    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
 class PeriodForm(forms.Form):
-    since = forms.DateField(label=_("From"), widget=_date_input())
-    until = forms.DateField(label=_("To"), widget=_date_input())
+    since = forms.DateField(label=_("From"), widget=IsoDateInput())
+    until = forms.DateField(label=_("To"), widget=IsoDateInput())
 
     def clean(self):
         data = super().clean()

@@ -33,3 +33,15 @@ def test_only_auditors_read_the_trail(client, role):
     assert client.get(reverse("office:audit")).status_code == 403
     assert client.get(reverse("office:audit_export")).status_code == 403
     assert DataSource.objects.filter(kind="department").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [("office:audit", {"since": "2026-11-01"}), ("office:claims", {"filed_from": "2026-11-01"})],
+)
+def test_date_filters_keep_their_value_in_chinese(client, name, query):
+    """A date picker shows only an ISO value: a localised "2026年11月1日" would come back blank."""
+    client.force_login(UserFactory(roles=["auditor", "reviewer"], mfa=True))
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get(reverse(name), query).content.decode()
+    assert 'value="2026-11-01"' in page
