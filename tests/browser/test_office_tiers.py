@@ -16,7 +16,7 @@ def test_an_editor_switches_the_tier_scheme(page, live_server, axe_check, screen
     for points in ("0", "60", "260"):
         Balance.objects.filter(resident=ResidentFactory()).update(points=Decimal(points))
     page.set_viewport_size({"width": 1280, "height": 900})
-    sign_in(page, UserFactory(roles=["catalogue_editor"], mfa=True), live_server)
+    sign_in(page, UserFactory(roles=["catalogue_editor", "auditor"], mfa=True), live_server)
 
     page.goto(f"{live_server.url}/office/tiers/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Tier schemes")
@@ -38,4 +38,13 @@ def test_an_editor_switches_the_tier_scheme(page, live_server, axe_check, screen
     page.goto(f"{live_server.url}/office/tiers/")
     expect(page.get_by_role("heading", level=1)).to_have_text("等级方案")
     screenshot(page, "office-tiers-desktop-zh")
+    page.set_viewport_size({"width": 360, "height": 780})  # an officer checking from a phone
+    axe_check(page)
+    screenshot(page, "office-tiers-phone-zh")
+    page.goto(f"{live_server.url}/office/audit/?since=2026-11-01")  # a date filter survives in Chinese
+    expect(page.locator('input[type="date"]').first).to_have_value("2026-11-01")
+    screenshot(page, "office-audit-phone-zh")
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page.goto(f"{live_server.url}/office/tiers/")
+    screenshot(page, "office-tiers-phone-en")
     assert csp_violations == []
