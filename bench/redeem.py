@@ -416,8 +416,7 @@ def run_threads(target, count: int, with_slot: bool = False) -> None:
 
 
 def percentile(values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (statistics.quantiles' "inclusive" method). Not the stdlib
-    module: run as a script, this directory comes first on sys.path and bench/statistics.py would shadow it."""
+    """Linear interpolation between closest ranks (statistics.quantiles' "inclusive" method)."""
     if len(values) < 2:
         return 0.0
     ordered = sorted(values)

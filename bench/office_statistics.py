@@ -1,6 +1,6 @@
 """The office's statistics over a city of a million residents, on PostgreSQL, against plain table scans.
 
-    .tools/bin/uv run --frozen python bench/statistics.py [--quick] [--repeat 5] [--explain] [--try-index]
+    .tools/bin/uv run --frozen python bench/office_statistics.py [--quick] [--repeat 5] [--explain] [--try-index]
 
 The issue asks for aggregates computed in SQL and fast with a million residents. This recreates the database named in
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/citypoints_bench_statistics; the name must contain "bench",
@@ -22,22 +22,21 @@ of each statistic's slowest statement; `--try-index` builds a candidate index an
 Ends with: `statistics: slowest N ms (key), all N ms total, page N ms; ledger count(*) N ms`.
 """
 
+import argparse
+import datetime
+import os
+import statistics
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-# This file is named like the standard library's `statistics`: keep its folder off the import path.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
+sys.path.insert(0, str(BENCH_DIR))
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+import dashboard  # noqa: E402  (bench/dashboard.py: environment, database recreation, SQL helpers)
+from dashboard import execute, fetchall, fetchone, model_defaults, recreate_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/citypoints_bench_statistics"
 BEHAVIOURS = (  # (code, category, points, department)
@@ -98,67 +97,9 @@ def step(label: str):
 
 # --- The database -------------------------------------------------------------------------------------------------
 def configure_environment() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "citizenpoints.settings"
+    """bench/dashboard.py's environment (the product's settings without DEBUG), on this benchmark's database."""
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ["DJANGO_ENV"] = "development"
-    os.environ["DEBUG"] = "0"
-    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
-    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
-
-
-def recreate_database(url: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if parts.scheme not in ("postgres", "postgresql", "pgsql") or "bench" not in name:
-        raise SystemExit(f"DATABASE_URL must name a PostgreSQL database whose name contains 'bench' (got {name!r})")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name
-
-
-def execute(statement: str, params=None) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.rowcount
-
-
-def fetchone(statement: str, params=None):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchone()
-
-
-def fetchall(statement: str, params=None) -> list:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchall()
-
-
-def model_defaults(model, named) -> dict:
-    """Columns a raw INSERT does not name, at the model's defaults (Django applies defaults in Python, so the
-    database has none; without this a field added later would break the generator with a NOT NULL error)."""
-    from django.db import connection
-    from django.db.models import NOT_PROVIDED
-
-    values = {}
-    for model_field in model._meta.concrete_fields:
-        if model_field.column in named or model_field.primary_key or model_field.db_default is not NOT_PROVIDED:
-            continue
-        if model_field.has_default() or not model_field.null:
-            values[model_field.column] = model_field.get_db_prep_save(model_field.get_default(), connection)
-    return values
+    dashboard.configure_environment()
 
 
 def insert_select(model, columns: dict[str, str], tail: str, params: dict, prefix: str = "") -> int:
@@ -668,7 +609,7 @@ def main() -> None:
     call_command("migrate", verbosity=0, interactive=False)
     server = fetchone("SELECT current_setting('server_version'), current_setting('shared_buffers')")
     parallel = fetchone("SELECT current_setting('max_parallel_workers_per_gather')")[0]
-    say(f"bench/statistics.py: {residents:,} residents")
+    say(f"bench/office_statistics.py: {residents:,} residents")
     say(
         f"database {database} on PostgreSQL {server[0]} (shared_buffers {server[1]}, "
         f"max_parallel_workers_per_gather {parallel}), {os.cpu_count()} CPUs, DEBUG off"
