@@ -231,12 +231,9 @@ def benefits(request):
         text=(data.get("text") or "").strip(),
     )
     page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     context = {
         "form": form,
         "page": page,
-        "query": query.urlencode(),
         "needs_tier": benefits_needing_tier().count(),
         "scheme": active_scheme(),
     }

@@ -80,12 +80,9 @@ def queue(request):
         appeal.overdue = appeal_is_overdue(appeal, today=today)
         appeal.days_left = appeal_working_days_left(appeal, today=today) if appeal.is_open else None
         appeal.days_late = max(1, -appeal.days_left) if appeal.overdue else 0  # a weekend after the due day: 1
-    query = request.GET.copy()
-    query.pop("page", None)
     context = {
         "form": form,
         "page": page,
-        "query": query.urlencode(),
         "open_count": Appeal.objects.filter(status__in=Appeal.OPEN).count(),
         "overdue_count": appeals_overdue(today=today).count(),
         "today": today,

@@ -70,12 +70,9 @@ def queue(request):
     form = QueueFilterForm(request.GET or {"status": Claim.Status.PENDING})
     filters = form.filters()
     page = Paginator(claim_queue(filters), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     context = {
         "form": form,
         "page": page,
-        "query": query.urlencode(),
         "pending_count": Claim.objects.filter(status=Claim.Status.PENDING).count(),
         "filters": filters,
     }

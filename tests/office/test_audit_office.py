@@ -45,3 +45,14 @@ def test_date_filters_keep_their_value_in_chinese(client, name, query):
     client.cookies["django_language"] = "zh-hans"
     page = client.get(reverse(name), query).content.decode()
     assert 'value="2026-11-01"' in page
+
+
+def test_the_pager_keeps_the_filters(client):
+    AuditEvent.objects.bulk_create(
+        AuditEvent(action="data_source.update", object_type="x", object_id=str(n)) for n in range(120)
+    )
+    client.force_login(UserFactory(roles=["auditor"], mfa=True))
+    page = client.get(reverse("office:audit"), {"action": "data_source"}).content.decode()
+    assert 'href="?action=data_source&amp;page=2"' in page
+    second = client.get(reverse("office:audit"), {"action": "data_source", "page": 2}).content.decode()
+    assert 'href="?action=data_source&amp;page=1"' in second
