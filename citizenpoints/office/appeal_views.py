@@ -23,6 +23,7 @@ from citizenpoints.rules import AmountBandRule, PerUnitRule
 from citizenpoints.services.access import resident_file_open
 from citizenpoints.services.appeals import (
     REASON_MIN,
+    appeal_award_behaviour,
     appeal_decide,
     appeal_is_overdue,
     appeal_queue,
@@ -123,21 +124,12 @@ class DecisionForm(forms.Form):
 
     def __init__(self, *args, appeal: Appeal, **kwargs):
         super().__init__(*args, **kwargs)
-        behaviour = _awarded_behaviour(appeal)
+        behaviour = appeal_award_behaviour(appeal)
         rule = behaviour.points_rule if behaviour is not None else None
         if not isinstance(rule, PerUnitRule):
             del self.fields["quantity"]
         if not isinstance(rule, AmountBandRule):
             del self.fields["amount"]
-
-
-def _awarded_behaviour(appeal: Appeal):
-    """The behaviour a grant would award (MISSING and CLAIM), or None."""
-    if appeal.subject == Appeal.Subject.MISSING_POINTS:
-        return appeal.behaviour
-    if appeal.subject == Appeal.Subject.CLAIM and appeal.claim_id:
-        return appeal.claim.behaviour
-    return None
 
 
 def _appeal(pk: int) -> Appeal:
@@ -188,7 +180,7 @@ def _detail(request, appeal: Appeal, *, form=None, status=200):
         "ledger": _ledger_context(appeal),
         "balance": balance,
         "score": score,
-        "awarded_behaviour": _awarded_behaviour(appeal),
+        "awarded_behaviour": appeal_award_behaviour(appeal),
         "entry_points_abs": abs(appeal.entry.points) if appeal.entry_id else None,
         "form": form or DecisionForm(appeal=appeal),
         "can_decide": any(has_role(request.user, role) for role in DECIDERS),

@@ -357,6 +357,16 @@ def _restore(*, appeal: Appeal, acting_user: User, reason: str, window_start, no
     return entry
 
 
+def appeal_award_behaviour(appeal: Appeal) -> Behaviour | None:
+    """The behaviour a grant would award: what the resident says they did (missing points) or the rejected claim's
+    behaviour. None for the subjects a grant corrects by a reversal or a restoration."""
+    if appeal.subject == Appeal.Subject.MISSING_POINTS:
+        return appeal.behaviour
+    if appeal.subject == Appeal.Subject.CLAIM and appeal.claim_id:
+        return appeal.claim.behaviour
+    return None
+
+
 def _correct(*, appeal: Appeal, acting_user: User, reason: str, quantity, amount, window_start, now) -> LedgerEntry:
     subject = appeal.subject
     if subject == Appeal.Subject.MISSING_POINTS:
