@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass, field
 
-from citizenpoints.models import Behaviour, CatalogueVersion
+from django.db.models import Count, Q
+
+from citizenpoints.models import Balance, Behaviour, CatalogueVersion, Tier, TierScheme
 
 COMPARED = (
     "category_id",
@@ -53,3 +55,29 @@ def catalogue_diff(*, version: CatalogueVersion, against: CatalogueVersion | Non
         if differing:
             changes.append(BehaviourChange(code, before, after, differing))
     return changes
+
+
+@dataclass
+class TierCount:
+    tier: Tier
+    upper: int | None  # the next tier's threshold, None for the highest
+    residents: int
+
+
+def tier_schemes_with_counts() -> list[tuple[TierScheme, list[TierCount]]]:
+    """Each scheme (the active one first) with how many current residents each tier holds, or would hold if the
+    scheme were active: score = base + points in the window. One conditional COUNT per scheme over the balances,
+    so the figure costs the same with a million residents."""
+    result = []
+    for scheme in TierScheme.objects.prefetch_related("tiers").order_by("-is_active", "name_en"):
+        tiers = sorted(scheme.tiers.all(), key=lambda tier: tier.min_score)
+        bounds = [(tier, tiers[i + 1].min_score if i + 1 < len(tiers) else None) for i, tier in enumerate(tiers)]
+        buckets = {}
+        for tier, upper in bounds:
+            in_tier = Q(points__gte=tier.min_score - scheme.base_score)
+            if upper is not None:
+                in_tier &= Q(points__lt=upper - scheme.base_score)
+            buckets[f"t{tier.pk}"] = Count("pk", filter=in_tier)
+        counts = Balance.objects.filter(resident__left_at__isnull=True).aggregate(**buckets) if buckets else {}
+        result.append((scheme, [TierCount(tier, upper, counts[f"t{tier.pk}"]) for tier, upper in bounds]))
+    return result

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -12,8 +11,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from citizenpoints.exceptions import ApplicationError
-from citizenpoints.models import Balance, OfficeRole, Tier, TierScheme
+from citizenpoints.models import OfficeRole, TierScheme
 from citizenpoints.office.access import office_role_required
+from citizenpoints.office.selectors import TierCount, tier_schemes_with_counts
 from citizenpoints.services.tiers import tier_scheme_switch
 from citizenpoints.templatetags.points import local
 
@@ -37,13 +37,6 @@ class SchemeSwitchForm(forms.Form):
 
 
 @dataclass
-class TierCount:
-    tier: Tier
-    upper: int | None  # the next tier's threshold, None for the highest
-    residents: int
-
-
-@dataclass
 class SchemeView:
     scheme: TierScheme
     tiers: list[TierCount]
@@ -51,29 +44,10 @@ class SchemeView:
 
 
 def _scheme_views(switch_forms: dict[int, SchemeSwitchForm] | None = None) -> list[SchemeView]:
-    """Each scheme with how many current residents each tier would hold today: score = base + points in the window.
-
-    One conditional COUNT per scheme over the balances, so the page costs the same with a million residents."""
-    schemes = list(TierScheme.objects.prefetch_related("tiers").order_by("-is_active", "name_en"))
     views = []
-    for scheme in schemes:
-        tiers = sorted(scheme.tiers.all(), key=lambda tier: tier.min_score)
-        bounds = [(tier, tiers[i + 1].min_score if i + 1 < len(tiers) else None) for i, tier in enumerate(tiers)]
-        buckets = {}
-        for tier, upper in bounds:
-            in_tier = Q(points__gte=tier.min_score - scheme.base_score)
-            if upper is not None:
-                in_tier &= Q(points__lt=upper - scheme.base_score)
-            buckets[f"t{tier.pk}"] = Count("pk", filter=in_tier)
-        counts = Balance.objects.filter(resident__left_at__isnull=True).aggregate(**buckets) if buckets else {}
+    for scheme, tiers in tier_schemes_with_counts():
         form = None if scheme.is_active else (switch_forms or {}).get(scheme.pk) or SchemeSwitchForm(prefix=scheme.code)
-        views.append(
-            SchemeView(
-                scheme=scheme,
-                tiers=[TierCount(tier, upper, counts[f"t{tier.pk}"]) for tier, upper in bounds],
-                form=form,
-            )
-        )
+        views.append(SchemeView(scheme=scheme, tiers=tiers, form=form))
     return views
 
 
