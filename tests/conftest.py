@@ -116,6 +116,8 @@ def axe_check():
     axe = Axe()
 
     def check(page) -> None:
+        # axe reads document.documentElement: a page still navigating has none yet.
+        page.wait_for_load_state("load")
         results = axe.run(page)
         assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
 

@@ -86,6 +86,7 @@ def test_a_resident_files_a_claim_with_a_photo_and_a_reviewer_approves_it(
     axe_check(page)
     screenshot(page, "claims-empty-en")
     page.get_by_role("link", name="File a claim").click()
+    expect(page.get_by_label("What did you do?")).to_be_visible()
     axe_check(page)
     screenshot(page, "claim-form-en")
 
@@ -106,6 +107,8 @@ def test_a_resident_files_a_claim_with_a_photo_and_a_reviewer_approves_it(
     expect(page.locator(".decision .claim-status")).to_have_text("Waiting for review")
     image = page.locator(".evidence-photos img").first
     expect(image).to_be_visible()
+    # Laid out (visible) is not loaded: wait for the picture itself before reading its size.
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     assert page.evaluate("img => img.naturalWidth", image.element_handle()) == 1200  # portrait: the rotation applied
     axe_check(page)
     screenshot(page, "claim-filed-en")

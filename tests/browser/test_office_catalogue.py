@@ -18,6 +18,7 @@ def test_an_editor_changes_a_rule_and_sees_the_difference(page, live_server, axe
     page.goto(f"{live_server.url}/office/catalogue/")
     page.get_by_role("button", name="Start a draft from the published version").click()
     page.get_by_role("link", name="Edit library-loan").click()
+    expect(page.get_by_label("Points per record", exact=True)).to_be_visible()
     axe_check(page)
     page.get_by_label("Points per record", exact=True).fill("2")
     page.get_by_label("At most per day").fill("4")

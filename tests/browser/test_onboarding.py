@@ -234,7 +234,10 @@ def test_staff_without_an_authenticator_sets_one_up(page: Page, check_page, axe_
         expect(page).to_have_url(re.compile(r"/accounts/2fa/totp/activate/$"))
         secret = page.get_by_label("Authenticator secret")
         expect(secret).to_have_accessible_description(re.compile("reinstall your authenticator app"))
-        # The secret is shown in a disabled input, which cannot be scrolled: all of it must be visible.
+        # The secret is shown in a disabled input, which cannot be scrolled: all of it must be visible. Measured once
+        # the page has loaded: the URL changes at the form's redirect, before the stylesheet that sizes the secret
+        # has applied (on a busy machine the measure saw the browser's default font and overflowed).
+        page.wait_for_load_state("load")
         assert secret.evaluate("el => el.scrollWidth <= el.clientWidth")
         expect(page.locator("main img")).to_be_visible()
         check_page(page, "mfa-setup-en")
