@@ -7,7 +7,7 @@ class CitizenPointsConfig(AppConfig):
     verbose_name = _("City points")
 
     def ready(self) -> None:
-        from citizenpoints import claims_data
+        from citizenpoints import claims_data, sql  # noqa: F401 (sql registers the `any` lookup)
         from citizenpoints.appeals_data import appeals_connect
         from citizenpoints.dashboard_cache import dashboard_cache_connect
         from citizenpoints.notifications_data import register_notifications
