@@ -42,7 +42,6 @@ from citizenpoints.models import (
     CatalogueVersion,
     Category,
     DataSource,
-    Notification,
     Resident,
     ResidentBadge,
     Tier,
@@ -50,6 +49,7 @@ from citizenpoints.models import (
     User,
 )
 from citizenpoints.signals import resident_left
+from citizenpoints.sql import execute_prepared
 
 DASHBOARD_TTL = 60 * 60  # seconds; bounds how long a rename reaches a process that has its own cache
 BODY_TEMPLATES = ("citizenpoints/includes/dashboard_body.html", "citizenpoints/includes/entry.html")
@@ -62,34 +62,28 @@ class DashboardState:
 
     resident_id: int
     values: tuple
-    unread_notices: int = 0  # for the header, not part of the key (the header is never cached)
-    partner_staff: bool = False
 
 
 def dashboard_state(*, user: User) -> DashboardState | None:
-    """The user's resident (None if they have not joined) and the values the body's key is made of. One query.
-
-    It also answers the two questions the site's header asks of every signed-in user, so that the dashboard asks
-    them no more: the unread notices, and whether the user is a partner's staff member.
+    """The user's resident (None if they have not joined) and the values the body's key is made of. One query,
+    prepared once per PostgreSQL connection (its subqueries cost more to plan than to run).
 
     Hand-written SQL: the ORM spent longer building this statement (correlated subqueries) than PostgreSQL spent
-    running it, and it runs on every visit to the dashboard.
+    running it, and it runs on every visit to the dashboard. The header's questions (unread notices, partner staff)
+    were answered with the user row (citizenpoints.auth_backends).
     """
     if not user.is_authenticated:
         return None
     resident, balance = Resident._meta.db_table, Balance._meta.db_table
     scheme, held = TierScheme._meta.db_table, ResidentBadge._meta.db_table
-    notices = Notification._meta.db_table
-    staff = User.merchant_staff.related.related_model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_prepared(
+            cursor,
             f"""SELECT r.id, r.given_name, r.terms_version, r.joined_at,
                        b.points, b.lifetime_points, b.last_seq, b.chain_floor_seq, b.tier_id, b.updated_at,
                        (SELECT s.id FROM {scheme} s WHERE s.is_active LIMIT 1),
                        (SELECT count(*) FROM {held} h WHERE h.resident_id = r.id),
-                       (SELECT max(h.id) FROM {held} h WHERE h.resident_id = r.id),
-                       (SELECT count(*) FROM {notices} n WHERE n.resident_id = r.id AND n.read_at IS NULL),
-                       EXISTS (SELECT 1 FROM {staff} m WHERE m.user_id = r.user_id)
+                       (SELECT max(h.id) FROM {held} h WHERE h.resident_id = r.id)
                 FROM {resident} r LEFT JOIN {balance} b ON b.resident_id = r.id
                 WHERE r.user_id = %s
                 LIMIT 1""",
@@ -98,15 +92,7 @@ def dashboard_state(*, user: User) -> DashboardState | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return DashboardState(resident_id=row[0], values=tuple(row[:-2]), unread_notices=row[-2], partner_staff=row[-1])
-
-
-def header_answers_give(request, state: DashboardState) -> None:
-    """Hand the header what `dashboard_state` read, so that rendering it costs no further query: the unread count
-    (read by the `unread_notices` tag) and, for the many who are not a partner's staff, the absent staff row."""
-    request.unread_notices = state.unread_notices
-    if not state.partner_staff:
-        User.merchant_staff.related.set_cached_value(request.user, None)
+    return DashboardState(resident_id=row[0], values=tuple(row))
 
 
 def _code_version() -> str:

@@ -1,19 +1,25 @@
+from functools import partial
+
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import BACKEND_SESSION_KEY
+from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.shortcuts import redirect
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+
+from citizenpoints.auth_backends import LEGACY_BACKENDS, account_facts, groups_give
 
 # Paths a staff member must reach to set up two-factor authentication (or to leave).
 MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/healthz")
 
 
 def groups_preload(user) -> None:
-    """The user's groups once per request, where `user.groups.all()` finds them (as prefetch_related leaves them):
-    `is_office_staff` is asked here, by the header and by pages, and each asking was a query. Fresh for every
-    request (the user is loaded per request), so a role given or taken away counts from the next one.
+    """The user's groups once per request, for a user not loaded by `citizenpoints.auth_backends` (which reads them
+    with the user row): `is_office_staff` is asked here, by the header and by pages, and each asking was a query.
 
     One hand-written statement instead of `prefetch_related_objects`, whose machinery cost about 1 ms of CPU per
     request against 0.3 ms for this. Should Django stop reading these attributes, `groups.all()` queries as it
@@ -26,13 +32,31 @@ def groups_preload(user) -> None:
             f"WHERE ug.{through.get_field('user').column} = %s",
             [user.pk],
         )
-        groups = [Group(id=pk, name=name) for pk, name in cursor.fetchall()]
-    loaded = user.groups.all()
-    loaded._result_cache = groups
-    loaded._prefetch_done = True
-    if not hasattr(user, "_prefetched_objects_cache"):
-        user._prefetched_objects_cache = {}
-    user._prefetched_objects_cache["groups"] = loaded
+        groups_give(user, [Group(id=pk, name=name) for pk, name in cursor.fetchall()])
+
+
+def _session_user(request):
+    """Django's user of the session, once a session signed in through a backend that was since subclassed in
+    `citizenpoints.auth_backends` names the subclass (Django signs out a session whose backend is not configured)."""
+    backend = request.session.get(BACKEND_SESSION_KEY)
+    if backend in LEGACY_BACKENDS:
+        request.session[BACKEND_SESSION_KEY] = LEGACY_BACKENDS[backend]
+    return auth_middleware.get_user(request)
+
+
+async def _asession_user(request):
+    backend = await request.session.aget(BACKEND_SESSION_KEY)
+    if backend in LEGACY_BACKENDS:
+        await request.session.aset(BACKEND_SESSION_KEY, LEGACY_BACKENDS[backend])
+    return await auth_middleware.auser(request)
+
+
+class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
+    """Django's, but sessions signed in before `citizenpoints.auth_backends` stay signed in (see `_session_user`)."""
+
+    def process_request(self, request):
+        request.user = SimpleLazyObject(lambda: _session_user(request))
+        request.auser = partial(_asession_user, request)
 
 
 class StaffMFARequiredMiddleware:
@@ -47,14 +71,16 @@ class StaffMFARequiredMiddleware:
 
     def __call__(self, request):
         user = request.user
-        if user.is_authenticated:
+        if not user.is_authenticated:
+            return self.get_response(request)
+        facts = account_facts(user)
+        if facts is None and "groups" not in getattr(user, "_prefetched_objects_cache", ()):
             groups_preload(user)
         if (
             settings.CITYPOINTS_STAFF_MFA_REQUIRED
-            and user.is_authenticated
             and not request.path.startswith(MFA_EXEMPT_PREFIXES)
             and user.is_office_staff
-            and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+            and not (facts.totp_enrolled if facts is not None else self._totp_enrolled(user))
         ):
             messages.warning(
                 request,
@@ -62,6 +88,10 @@ class StaffMFARequiredMiddleware:
             )
             return redirect("mfa_activate_totp")
         return self.get_response(request)
+
+    @staticmethod
+    def _totp_enrolled(user) -> bool:
+        return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
 
 
 TERMS_SEEN_SESSION_KEY = "citypoints_terms_ok"

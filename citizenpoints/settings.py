@@ -56,7 +56,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "citizenpoints.middleware.AuthenticationMiddleware",  # Django's, keeping sessions of the backends' old paths
     "citizenpoints.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -95,12 +95,22 @@ AUTH_USER_MODEL = "citizenpoints.User"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis cache, with its client reused (citizenpoints/cache.py).
+    CACHES = {"default": {"BACKEND": "citizenpoints.cache.RedisCache", "LOCATION": REDIS_URL}}
     # Sessions read from the shared cache, written through to the database: no session query per request. Only
     # with a cache every process shares (a per-process one would keep a signed-out session alive elsewhere).
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# base.html's {% cache %} fragments (the chrome's parts that are the same for everyone in a language), rendered once
+# per process: in local memory on purpose, so a process only ever serves its own templates' and translations'
+# fragments (a shared cache would serve the previous deploy's), and a hit costs no round trip. Not kept with DEBUG,
+# so edited templates show at once.
+CACHES["template_fragments"] = {
+    "BACKEND": f"django.core.cache.backends.{'dummy.DummyCache' if DEBUG else 'locmem.LocMemCache'}",
+    "LOCATION": "template-fragments",
+    "OPTIONS": {"MAX_ENTRIES": 5000},
+}
 
 # --- Celery: Redis when configured, otherwise tasks run inline so the demo needs nothing installed.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -129,9 +139,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's and allauth's backends, loading a session's user with its groups and the header's answers in one query.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "citizenpoints.auth_backends.ModelBackend",
+    "citizenpoints.auth_backends.AuthenticationBackend",
 ]
 
 # --- Accounts (django-allauth), customised only through settings and the adapter.

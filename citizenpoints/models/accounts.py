@@ -62,3 +62,14 @@ class User(AbstractUser):
     def is_office_staff(self) -> bool:
         """Anyone who can act in the credit office: they must use two-factor authentication."""
         return self.is_staff or self.is_superuser or bool(self.office_roles)
+
+    @property
+    def is_partner_staff(self) -> bool:
+        """Has a partner staff row (the header's Counter link). Read with the user at sign-in when it was loaded by
+        citizenpoints.auth_backends; otherwise one query. A plain bool: `user.merchant_staff` in a template raises
+        for everyone else, and the template engine answers that by listing the user's attributes (dir()), every
+        page."""
+        facts = getattr(self, "_account_facts", None)
+        if facts is not None:
+            return facts.partner_staff
+        return type(self).merchant_staff.related.related_model.objects.filter(user=self).exists()

@@ -14,7 +14,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
-from citizenpoints.dashboard_cache import dashboard_body, dashboard_state, header_answers_give
+from citizenpoints.dashboard_cache import dashboard_body, dashboard_state
 from citizenpoints.exceptions import ApplicationError
 from citizenpoints.forms import JoinForm, NoticesForm
 from citizenpoints.i18n import set_language_cookie
@@ -90,7 +90,6 @@ def home(request):
         return render_to_string("citizenpoints/includes/dashboard_body.html", {"dashboard": dashboard})
 
     body = dashboard_body(state, render_body)
-    header_answers_give(request, state)
     return render(request, "citizenpoints/home.html", {"dashboard_body": mark_safe(body)})  # noqa: S308 (our HTML)
 
 
