@@ -466,6 +466,19 @@ def cpu_seconds() -> dict[int, float]:
     return {pid: _cpu_of(pid) for pid in pids}
 
 
+def _kind_of(pid: int) -> str:
+    """web (gunicorn), workers (Celery) or PostgreSQL, for the CPU breakdown."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    if "gunicorn" in command:
+        return "web"
+    if "celery" in command:
+        return "workers"
+    return "PostgreSQL" if command.startswith("postgres") else "other"
+
+
 def _cpu_of(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -501,6 +514,7 @@ class Pass:
     statuses: dict[int, int]
     batch_ids: list[str]
     cpu: float  # CPU seconds used by gunicorn, the workers and their PostgreSQL server processes
+    cpu_by_kind: dict[str, float]  # the same, by kind of process (web, workers, PostgreSQL)
 
     @property
     def rate(self) -> float:
@@ -589,7 +603,11 @@ def run_pass(label: str, port: int, batches: list[Batch], keys: list[str], clien
     records = sum(len(b.records) for b in batches)
     cpu = cpu_seconds()
     used = sum(cpu.get(pid, 0) - cpu_before.get(pid, 0) for pid in cpu)
-    return Pass(label, end - start, records, [r[2] for r in results], statuses, batch_ids, used)
+    by_kind: dict[str, float] = {}
+    for pid in cpu:
+        kind = _kind_of(pid)
+        by_kind[kind] = by_kind.get(kind, 0.0) + cpu[pid] - cpu_before.get(pid, 0)
+    return Pass(label, end - start, records, [r[2] for r in results], statuses, batch_ids, used, by_kind)
 
 
 # --- The physical limit -----------------------------------------------------------------------------------------
@@ -649,7 +667,8 @@ def copy_baseline(world: World, batches: list[Batch], residents: int) -> tuple[f
                 digest,
             )
             lines.append("\t".join(map(str, values)) + "\n")
-    columns = list(COPY_COLUMNS)  # attribute names; for these fields they are the column names
+    # Attribute names; for these fields they are the column names. The id comes from the table's identity.
+    columns = [column for column in COPY_COLUMNS if column != "id"]
     payload = "".join(lines).encode()
     del lines
     database = connection.settings_dict
@@ -793,6 +812,9 @@ def main() -> None:
         )
     copy_us = copy_cpu / copy_rows * 1e6
     say(f"{'COPY into bare ledger':<22}{copy_rows:>11,}{copy_elapsed:>10.1f}{copy_rate:>12,.0f}{copy_us:>15,.0f}")
+    for p in (first, again):
+        kinds = ", ".join(f"{kind} {seconds / p.records * 1e6:,.0f}" for kind, seconds in sorted(p.cpu_by_kind.items()))
+        say(f"  {p.label}, CPU µs/record by process: {kinds}")
     cpu_ratio = (copy_cpu / copy_rows) / (first.cpu / first.records)
     projected = os.cpu_count() / first.cpu * first.records
     say(

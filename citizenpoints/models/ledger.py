@@ -36,14 +36,19 @@ class LedgerEntry(models.Model):
     )
     # Copied from the behaviour: stable across catalogue versions, and what caps, badges and filters group by.
     behaviour_code = models.SlugField(_("behaviour code"), max_length=60, db_index=False)  # in ledger_resident_caps
+    # No index for the category or the catalogue version: nothing looks entries up by either alone (a resident's
+    # history filters their own entries), categories and published versions are never deleted, and an index on a
+    # handful of values costs every write; worse, with stale statistics the planner used the category's to
+    # intersect with a resident's entries and read every entry of the category, for each resident of a batch.
     category = models.ForeignKey(
-        "citizenpoints.Category", on_delete=models.PROTECT, related_name="+", verbose_name=_("category")
+        "citizenpoints.Category", on_delete=models.PROTECT, related_name="+", verbose_name=_("category"), db_index=False
     )
     catalogue_version = models.ForeignKey(
         "citizenpoints.CatalogueVersion",
         on_delete=models.PROTECT,
         related_name="+",
         verbose_name=_("catalogue version"),
+        db_index=False,
     )
     source = models.ForeignKey(  # indexed by ledger_once_per_source_record, which leads with it
         "citizenpoints.DataSource", on_delete=models.PROTECT, related_name="+", verbose_name=_("source"), db_index=False
@@ -67,16 +72,20 @@ class LedgerEntry(models.Model):
         verbose_name=_("reverses entry"),
     )
     reason = models.TextField(_("reason"), blank=True)
-    decided_by = models.ForeignKey(
+    decided_by = models.ForeignKey(  # indexed for reversals only (ledger_decided_by): awards have no decider
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
         verbose_name=_("decided by"),
+        db_index=False,
     )
     prev_hash = models.CharField(_("previous entry's hash"), max_length=64)
-    hash = models.CharField(_("hash"), max_length=64)  # unique by constraint: no extra LIKE index on PostgreSQL
+    # Not indexed: the chain's identity is (resident, seq), unique, and every hash commits to its resident and seq,
+    # so equal hashes would need a SHA-256 collision. A unique index on random 64-character keys was the costliest
+    # of the ledger's indexes to insert into at a million entries (each insert a random leaf page).
+    hash = models.CharField(_("hash"), max_length=64)
 
     class Meta:
         verbose_name = _("ledger entry")
@@ -85,7 +94,6 @@ class LedgerEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "external_id"], name="ledger_once_per_source_record"),
             models.UniqueConstraint(fields=["resident", "seq"], name="ledger_chain_position_unique"),
-            models.UniqueConstraint(fields=["hash"], name="ledger_hash_unique"),
             models.CheckConstraint(
                 condition=Q(kind="award", points__gt=0, reverses__isnull=True)
                 | Q(kind="reversal", points__lt=0, reverses__isnull=False, decided_by__isnull=False) & ~Q(reason=""),
@@ -96,6 +104,7 @@ class LedgerEntry(models.Model):
             models.Index(fields=["resident", "-occurred_at", "-id"], name="ledger_resident_history"),
             models.Index(fields=["resident", "behaviour_code", "occurred_at"], name="ledger_resident_caps"),
             models.Index(fields=["occurred_at"], name="ledger_occurred"),
+            models.Index(fields=["decided_by"], name="ledger_decided_by", condition=Q(decided_by__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -3,10 +3,10 @@
 import datetime
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Sum
+from django.db.models import Case, Count, Exists, F, OuterRef, Subquery, Sum, When
 from django.utils import timezone
 
-from citizenpoints.models import Badge, LedgerEntry, ResidentBadge
+from citizenpoints.models import Badge, LedgerEntry, Resident, ResidentBadge
 from citizenpoints.services import notifications
 
 
@@ -41,29 +41,59 @@ def badges_evaluate(*, resident_id: int, category_id: int, now: datetime.datetim
     return granted
 
 
-def badges_evaluate_all(*, now: datetime.datetime | None = None, resident_ids=None) -> int:
+def badges_evaluate_all(*, now: datetime.datetime | None = None, resident_ids=None, category_ids=None) -> int:
     """The nightly (and post-ingest) pass: one INSERT … SELECT per badge over every resident, then one more telling
-    the residents who earned one. Returns grants."""
+    the residents who earned one. Returns grants.
+
+    After a batch: only `resident_ids` (a list or a queryset of ids), and only the badges over `category_ids`, the
+    categories just awarded (no other badge can have changed, as with `badges_evaluate` after one award).
+    """
     now = now or timezone.now()
     granted = 0
     last_held = notifications.badges_last_id()
-    for badge in Badge.objects.filter(is_active=True):
+    badges = Badge.objects.filter(is_active=True)
+    if category_ids is not None:
+        badges = badges.filter(categories__in=category_ids).distinct()
+    for badge in badges:
         entries = _qualifying_entries(badge, now - datetime.timedelta(days=badge.period_days))
-        if resident_ids is not None:
-            entries = entries.filter(resident_id__in=resident_ids)
         measure = Count("id") if badge.metric == Badge.Metric.COUNT else Sum("points")
-        qualifying = (
-            entries.exclude(Exists(ResidentBadge.objects.filter(resident_id=OuterRef("resident_id"), badge=badge)))
-            .values("resident_id")
-            .annotate(measure=measure)
-            .filter(measure__gte=badge.threshold)
-            .values("resident_id")
-        )
+        if isinstance(resident_ids, list | tuple | set):
+            # A batch's residents: each one's measure by a correlated subquery, a range scan of their own entries
+            # on the (resident, occurred_at) index. Filtering the entries by the residents instead let the planner
+            # scan the whole ledger once it was large: a third of a second per batch at a million entries.
+            # Holders first (CASE), so their entries are not read: after a few batches most residents of a
+            # category hold its badge.
+            per_resident = (
+                entries.filter(resident_id=OuterRef("pk")).order_by().values("resident_id").annotate(m=measure)
+            )
+            held = Exists(ResidentBadge.objects.filter(resident_id=OuterRef("pk"), badge=badge))
+            qualifying = (
+                Resident.objects.filter(pk__any=resident_ids)
+                .annotate(
+                    measure=Case(When(held, then=None), default=Subquery(per_resident.values("m"))),
+                    resident_id=F("pk"),
+                )
+                .filter(measure__gte=badge.threshold)
+                .values("resident_id")
+            )
+        else:
+            if resident_ids is not None:
+                entries = entries.filter(resident_id__in=resident_ids)
+            not_held = ~Exists(ResidentBadge.objects.filter(resident_id=OuterRef("resident_id"), badge=badge))
+            qualifying = (
+                entries.filter(not_held)
+                .values("resident_id")
+                .annotate(measure=measure)
+                .filter(measure__gte=badge.threshold)
+                .values("resident_id")
+            )
         select_sql, params = qualifying.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {ResidentBadge._meta.db_table} (resident_id, badge_id, awarded_at) "
-                f"SELECT q.resident_id, %s, %s FROM ({select_sql}) q",
+                # ON CONFLICT: two batches' passes may find the same resident qualifying at once (WHERE true: so
+                # SQLite does not read ON as a join condition).
+                f"SELECT q.resident_id, %s, %s FROM ({select_sql}) q WHERE true ON CONFLICT DO NOTHING",
                 [badge.pk, now, *params],
             )
             granted += cursor.rowcount

@@ -48,14 +48,14 @@ def leave_while_the_batch_is_classified(monkeypatch, batch, resident) -> bool:
 
     Returns whether the leave finished while the batch was paused."""
     classified, go = threading.Event(), threading.Event()
-    real = ingest._award_survivors
+    real = ingest._part_to_process
 
-    def paused(batch_, now):
+    def paused(records, wait_for_locks):
         classified.set()
         go.wait(WAIT)
-        return real(batch_, now)
+        return real(records, wait_for_locks)
 
-    monkeypatch.setattr(ingest, "_award_survivors", paused)
+    monkeypatch.setattr(ingest, "_part_to_process", paused)
     errors: list[BaseException] = []
 
     def run(call):

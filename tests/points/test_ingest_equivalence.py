@@ -149,3 +149,41 @@ def test_the_table_covers_every_outcome(world):
         seen = {code for case in CASES.values() for code, _ in in_rollback(through_award_service, world, case)}
     everything = set(IngestRecord.Result.values) - {"pending", "source_inactive"}
     assert seen == everything
+
+
+# Caps and per-unit totals also count what earlier batches awarded: the second batch reads them from the ledger.
+ACROSS_BATCHES = {
+    "day cap": ([rec(f"a{n}") for n in range(2)], [rec(f"a{n}") for n in range(2, 5)]),
+    "cap reduces, then refuses": ([rec("g1", behaviour="gym")], [rec(f"g{n}", behaviour="gym") for n in (2, 3)]),
+    "diminishing hours": (
+        [rec("h1", behaviour="hours", quantity=15), rec("h2", behaviour="hours", quantity=10)],
+        [rec("h3", behaviour="hours", quantity="60.5"), rec("h4", behaviour="hours", quantity=200)],
+    ),
+    "two residents' day caps": (
+        [rec("a1"), rec("a2", card="CARD0003"), rec("a3")],
+        [rec("a4", card="CARD0003"), rec("a5"), rec("a6"), rec("a7", card="CARD0003")],
+    ),
+}
+
+
+def through_two_batches(source, first, second):
+    outcomes = []
+    for key, records in (("k1", first), ("k2", second)):
+        batch = batch_receive(source=source, idempotency_key=key, records=records).batch
+        batch_process(batch_id=batch.pk)
+        points_of = dict(LedgerEntry.objects.values_list("pk", "points"))
+        outcomes += [
+            (r.result, points_of[r.ledger_entry_id] if r.result in {"accepted", "duplicate"} else None)
+            for r in batch.records.order_by("line")
+        ]
+    return outcomes
+
+
+@pytest.mark.parametrize("case", ACROSS_BATCHES)
+def test_a_later_batch_counts_what_earlier_ones_awarded(world, case, django_capture_on_commit_callbacks):
+    first, second = ACROSS_BATCHES[case]
+    with time_machine.travel(NOW, tick=False):
+        expected = in_rollback(through_award_service, world, first + second)
+        actual = in_rollback(through_two_batches, world, first, second)
+    assert actual == expected
+    assert any(outcome != "accepted" for outcome, _points in expected) or case == "diminishing hours"
