@@ -59,6 +59,16 @@ def test_the_user_is_the_same_as_the_orm_loads_it_with_groups_and_facts(client):
     assert user_with_facts("not a number") is None
 
 
+def test_roles_given_or_taken_during_a_request_count_at_once():
+    """`office_roles` reads the groups loaded with the user; adding or removing one drops them, so it asks again."""
+    user = user_with_facts(UserFactory(roles=[]).pk)
+    assert user.office_roles == set() and not user.is_office_staff
+    user.groups.add(Group.objects.get(name=OfficeRole.REVIEWER))
+    assert user.office_roles == {OfficeRole.REVIEWER} and user.is_office_staff
+    user.groups.clear()
+    assert not user.is_office_staff
+
+
 def test_a_resident_s_facts_count_only_their_unread_notices():
     resident = ResidentFactory()
     read = badge_notice(resident)

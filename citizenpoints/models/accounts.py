@@ -13,6 +13,9 @@ class OfficeRole(models.TextChoices):
     AUDITOR = "auditor", _("Auditor")
 
 
+OFFICE_ROLE_NAMES = frozenset(OfficeRole.values)
+
+
 class EmailUserManager(UserManager):
     """Users sign in with their email address; there is no username."""
 
@@ -55,8 +58,11 @@ class User(AbstractUser):
 
     @property
     def office_roles(self) -> set[str]:
-        names = {group.name for group in self.groups.all()}
-        return names & set(OfficeRole.values)
+        # The groups loaded with the user (citizenpoints.auth_backends) are read without building a related manager:
+        # the header asks this on every page. Django drops them when groups are added or removed.
+        groups = getattr(self, "_prefetched_objects_cache", {}).get("groups")
+        names = {group.name for group in (self.groups.all() if groups is None else groups)}
+        return names & OFFICE_ROLE_NAMES
 
     @property
     def is_office_staff(self) -> bool:
