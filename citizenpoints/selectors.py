@@ -137,9 +137,21 @@ def resident_history(
         start = datetime.datetime(month.year, month.month, 1, tzinfo=zone)
         end = datetime.datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=zone)
         entries = entries.filter(occurred_at__gte=start, occurred_at__lt=end)
-    return entries.select_related(
-        "behaviour", "category", "source", "catalogue_version", "reverses", "reversed_by"
-    ).order_by("-occurred_at", "-id")
+    # The catalogue's small tables by id (prefetch_related: one short query each), not joined: PostgreSQL spent
+    # 3-8 ms planning the seven-table join (growing with the resident's entries) to run it in 0.2 ms.
+    return (
+        entries.select_related("reverses", "reversed_by")
+        .prefetch_related("behaviour", "category", "source", "catalogue_version")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def resident_entry_count(*, resident: Resident) -> int | None:
+    """How many entries the resident's ledger holds, without counting them: a chain runs without gaps from its
+    retention floor to its head (`verify_ledger` proves it), and the balance row holds both. None without a balance.
+    """
+    head = Balance.objects.filter(resident=resident).values_list("last_seq", "chain_floor_seq").first()
+    return None if head is None else head[0] - head[1]
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,15 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind} {self.points} for resident {self.resident_id}"
 
+    @property
+    def reversal(self) -> "LedgerEntry | None":
+        """The correction that took this award back, or None. For templates: `entry.reversed_by` raises for the many
+        awards nobody reversed, and the template engine answers each miss by listing the entry's attributes."""
+        try:
+            return self.reversed_by
+        except LedgerEntry.DoesNotExist:
+            return None
+
 
 class ScoringWindow(models.Model):
     """The single row saying from when points count. Balances always equal the ledger summed from `starts_at`."""

@@ -22,6 +22,7 @@ from citizenpoints.models import Resident
 from citizenpoints.selectors import (
     history_filter_options,
     resident_dashboard,
+    resident_entry_count,
     resident_for_user,
     resident_history,
     scoring_window_start,
@@ -137,10 +138,16 @@ def history(request, resident):
     form.is_valid()
     filters = form.cleaned_data
     entries = resident_history(resident=resident, category=filters.get("category") or None, month=filters.get("month"))
-    page = Paginator(entries, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    filtered = bool(filters.get("category") or filters.get("month"))
+    paginator = Paginator(entries, HISTORY_PAGE_SIZE)
+    if not filtered:  # all of them: the balance row knows how many, where COUNT(*) read 100,000 index entries
+        known = resident_entry_count(resident=resident)
+        if known is not None:
+            paginator.count = known  # a cached_property: the instance's value wins
+    page = paginator.get_page(request.GET.get("page"))
     context = {
         "form": form,
-        "filtered": bool(filters.get("category") or filters.get("month")),
+        "filtered": filtered,
         "page": page,
         "window_start": scoring_window_start(),
     }

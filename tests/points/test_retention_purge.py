@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from citizenpoints.models import (
@@ -234,3 +235,18 @@ def test_a_reversal_whose_award_was_purged_still_reads_well(client, data):
     for name in ("history", "rights_report"):
         page = client.get(reverse(name)).content.decode()
         assert "that record has since been deleted, as every record is after the retention period" in page, name
+
+
+def test_the_history_counts_what_is_left_after_a_purge(client, data):
+    """The unfiltered history takes its count from the balance row (head less floor), not COUNT(*): after a purge
+    it must still equal the rows the resident can page through."""
+    retention_purge(now=data["now"])
+    for resident in data["residents"].values():
+        rows = LedgerEntry.objects.filter(resident=resident).count()
+        client.force_login(resident.user)
+        page = client.get(reverse("history")).content.decode()
+        assert page.count('<li class="entry') == rows
+        if rows:
+            assert f"{rows} in all · page 1 of 1" in page
+        else:
+            assert "No points yet." in page
