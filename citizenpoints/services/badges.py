@@ -61,16 +61,21 @@ def badges_evaluate_all(*, now: datetime.datetime | None = None, resident_ids=No
             # A batch's residents: each one's measure by a correlated subquery, a range scan of their own entries
             # on the (resident, occurred_at) index. Filtering the entries by the residents instead let the planner
             # scan the whole ledger once it was large: a third of a second per batch at a million entries.
-            # Holders first (CASE), so their entries are not read: after a few batches most residents of a
-            # category hold its badge.
+            # Holders are skipped first (CASE), so their entries are not read: after a few batches most residents
+            # of a category hold its badge.
             per_resident = (
                 entries.filter(resident_id=OuterRef("pk")).order_by().values("resident_id").annotate(m=measure)
             )
-            held = Exists(ResidentBadge.objects.filter(resident_id=OuterRef("pk"), badge=badge))
+            skip = [When(Exists(ResidentBadge.objects.filter(resident_id=OuterRef("pk"), badge=badge)), then=None)]
+            if badge.metric == Badge.Metric.COUNT:
+                # Nor those whose whole ledger holds fewer entries than the badge counts: a chain runs without gaps
+                # from its retention floor to its head, so the balance row knows how many there are. Most
+                # residents of a batch are short of most thresholds; reading their entries was the costliest step.
+                skip.append(When(balance__last_seq__lt=F("balance__chain_floor_seq") + badge.threshold, then=None))
             qualifying = (
                 Resident.objects.filter(pk__any=resident_ids)
                 .annotate(
-                    measure=Case(When(held, then=None), default=Subquery(per_resident.values("m"))),
+                    measure=Case(*skip, default=Subquery(per_resident.values("m"))),
                     resident_id=F("pk"),
                 )
                 .filter(measure__gte=badge.threshold)
