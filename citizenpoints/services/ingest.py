@@ -789,18 +789,28 @@ def _period_usage(records: list[_Record], bounds: dict, behaviours: dict[int, Be
     """
     usage: defaultdict = defaultdict(Decimal)
     needed = defaultdict(set)  # period kind -> {(resident, code, start, end)}
+    # Which periods each behaviour needs, decided once per behaviour (`points_rule` parses the rule on every read).
+    kinds_of = {
+        pk: (
+            behaviour.code,
+            tuple(
+                kind
+                for kind, needs in (
+                    ("day", behaviour.cap_per_day is not None),
+                    ("month", behaviour.cap_per_month is not None),
+                    ("year", behaviour.cap_per_year is not None),
+                    ("units", isinstance(behaviour.points_rule, PerUnitRule)),
+                )
+                if needs
+            ),
+        )
+        for pk, behaviour in behaviours.items()
+    }
     for record in records:
-        behaviour = behaviours[record.behaviour_id]
+        code, kinds = kinds_of[record.behaviour_id]
         period = bounds[record.id]
-        key = (record.resident_id, behaviour.code)
-        if behaviour.cap_per_day is not None:
-            needed["day"].add((*key, *period.day))
-        if behaviour.cap_per_month is not None:
-            needed["month"].add((*key, *period.month))
-        if behaviour.cap_per_year is not None:
-            needed["year"].add((*key, *period.year))
-        if isinstance(behaviour.points_rule, PerUnitRule):
-            needed["units"].add((*key, *period.year))
+        for kind in kinds:
+            needed[kind].add((record.resident_id, code, *getattr(period, "year" if kind == "units" else kind)))
     if connection.vendor == "postgresql":
         return _period_usage_postgresql(needed)
     for kind, periods in needed.items():
