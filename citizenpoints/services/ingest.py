@@ -51,6 +51,7 @@ from citizenpoints.services.badges import badges_evaluate_all
 from citizenpoints.services.ledger import CHAINED_FIELDS, entry_hash
 from citizenpoints.services.permissions import require_role
 from citizenpoints.services.scoring import local_zone, tiers_refresh, window_start_for, window_start_locked
+from citizenpoints.sql import execute_binary
 
 Result = IngestRecord.Result
 
@@ -736,7 +737,8 @@ def _move_balances(balance_rows: list[tuple], now: datetime.datetime) -> None:
         return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # one statement, not one per resident
-            cursor.execute(
+            execute_binary(
+                cursor,
                 f"""UPDATE {Balance._meta.db_table} AS b SET points = b.points + v.delta,
                         lifetime_points = b.lifetime_points + v.delta, last_seq = v.seq, last_hash = v.hash,
                         updated_at = %s
@@ -764,7 +766,8 @@ def _store_results(records: list[_Record]) -> None:
     rows = [(r.result, r.points, r.detail[:200], r.first_entry, r.resident_id, r.behaviour_id, r.id) for r in records]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
+            execute_binary(
+                cursor,
                 f"""UPDATE {staging} AS s SET {", ".join(f"{c} = v.{c}" for c in columns)}
                     FROM unnest(%s::text[], %s::numeric[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[],
                         %s::bigint[]) AS v({", ".join(columns)}, id)
@@ -848,7 +851,8 @@ def _period_usage_postgresql(needed: dict[str, set]) -> defaultdict:
         return usage
     ledger = LedgerEntry._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
+        rows = execute_binary(
+            cursor,
             f"""SELECT p.kind, p.resident_id, p.code, p.starts, used.total
                 FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[])
                     AS p(kind, resident_id, code, starts, ends)
@@ -863,8 +867,8 @@ def _period_usage_postgresql(needed: dict[str, set]) -> defaultdict:
                 WHERE used.total IS NOT NULL""",
             [list(column) for column in zip(*rows, strict=True)],
         )
-        for kind, resident_id, code, start, total in cursor.fetchall():
-            usage[((resident_id, code), kind, start)] += total
+    for kind, resident_id, code, start, total in rows:
+        usage[((resident_id, code), kind, start)] += total
     return usage
 
 
