@@ -1,7 +1,8 @@
-"""Small helpers for hand-written SQL: the `any` lookup, prepared statements, binary array parameters."""
+"""Small helpers for hand-written SQL: the `any` lookup, prepared statements, binary parameters and COPY."""
 
 import functools
 import hashlib
+import re
 
 import psycopg
 from django.conf import settings
@@ -82,3 +83,22 @@ def execute_binary(cursor, sql: str, params: list) -> list[tuple] | None:
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
         raw.execute(sql.replace("%s", "%b"), params)
         return raw.fetchall() if raw.description else None
+
+
+def copy_binary(cursor, model, attnames: list[str], rows) -> None:
+    """COPY `rows` (value lists in the order of `attnames`) into `model`'s table in PostgreSQL's binary format.
+
+    Binary rows cost psycopg less than half the CPU of text rows, and PostgreSQL a third less to read: no number or
+    date is printed and parsed back. Binary COPY needs each column's exact type, taken here from the model's fields
+    (`varchar(100)` -> varchar, a foreign key -> its target's type).
+    """
+    fields = {field.attname: field for field in model._meta.concrete_fields}
+    columns = [fields[name].column for name in attnames]
+    with cursor.cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([_copy_type(fields[name], cursor.db) for name in attnames])
+        for row in rows:
+            copy.write_row(row)
+
+
+def _copy_type(field, connection) -> str:
+    return re.sub(r"\(.*\)", "", field.db_type(connection)).strip()

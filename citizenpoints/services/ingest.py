@@ -51,7 +51,7 @@ from citizenpoints.services.badges import badges_evaluate_all
 from citizenpoints.services.ledger import CHAINED_FIELDS, entry_hash
 from citizenpoints.services.permissions import require_role
 from citizenpoints.services.scoring import local_zone, tiers_refresh, window_start_for, window_start_locked
-from citizenpoints.sql import execute_binary
+from citizenpoints.sql import copy_binary, execute_binary
 
 Result = IngestRecord.Result
 
@@ -379,12 +379,8 @@ def _insert_staging(batch: IngestBatch, parsed: list[ParsedRecord]) -> None:
         records = [IngestRecord(**dict(zip(STAGING_COLUMNS, row, strict=True))) for row in rows]
         IngestRecord.objects.bulk_create(records, batch_size=2000)
         return
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {IngestRecord._meta.db_table} ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    with connection.cursor() as cursor:
+        copy_binary(cursor, IngestRecord, STAGING_COLUMNS, rows)
 
 
 def _queue(batch: IngestBatch) -> None:
@@ -886,13 +882,8 @@ def _insert_entries(entries: list[dict]) -> None:
         for entry, row in zip(entries, rows, strict=True):
             entry["id"] = row.pk
         return
-    column_of = {field.attname: field.column for field in LedgerEntry._meta.concrete_fields}
-    columns = [column_of[name] for name in COPY_COLUMNS]
     with connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
-        with raw.copy(f"COPY {LedgerEntry._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for entry in entries:
-                copy.write_row([entry[name] for name in COPY_COLUMNS])
+        copy_binary(cursor, LedgerEntry, COPY_COLUMNS, ([entry[name] for name in COPY_COLUMNS] for entry in entries))
 
 
 # --- Data sources ------------------------------------------------------------------------------------------------
