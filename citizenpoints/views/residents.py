@@ -6,7 +6,6 @@ from functools import wraps
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.formats import date_format
@@ -20,11 +19,11 @@ from citizenpoints.forms import JoinForm, NoticesForm
 from citizenpoints.i18n import set_language_cookie
 from citizenpoints.models import Resident
 from citizenpoints.selectors import (
+    HistoryPosition,
     history_filter_options,
     resident_dashboard,
-    resident_entry_count,
     resident_for_user,
-    resident_history,
+    resident_history_page,
     scoring_window_start,
 )
 from citizenpoints.services.notifications import resident_email_notices_set
@@ -137,17 +136,20 @@ def history(request, resident):
     # A tampered filter is dropped, with the field's error shown, rather than failing the page.
     form.is_valid()
     filters = form.cleaned_data
-    entries = resident_history(resident=resident, category=filters.get("category") or None, month=filters.get("month"))
-    filtered = bool(filters.get("category") or filters.get("month"))
-    paginator = Paginator(entries, HISTORY_PAGE_SIZE)
-    if not filtered:  # all of them: the balance row knows how many, where COUNT(*) read 100,000 index entries
-        known = resident_entry_count(resident=resident)
-        if known is not None:
-            paginator.count = known  # a cached_property: the instance's value wins
-    page = paginator.get_page(request.GET.get("page"))
+    # A tampered position only gives the newest page: it is a link's, not something the resident typed to correct.
+    before = HistoryPosition.from_token(request.GET.get("before"))
+    after = None if before else HistoryPosition.from_token(request.GET.get("after"))
+    page = resident_history_page(
+        resident=resident,
+        category=filters.get("category") or None,
+        month=filters.get("month"),
+        before=before,
+        after=after,
+        size=HISTORY_PAGE_SIZE,
+    )
     context = {
         "form": form,
-        "filtered": filtered,
+        "filtered": bool(filters.get("category") or filters.get("month")),
         "page": page,
         "window_start": scoring_window_start(),
     }

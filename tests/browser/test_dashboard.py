@@ -148,6 +148,57 @@ def test_dashboard_and_history_in_english_and_chinese(
     assert csp_violations == []
 
 
+def test_history_pages_older_and_newer_at_phone_size(
+    page: Page, live_server, catalogue, axe_check, screenshot, csp_violations
+):
+    """Thirty records: the newest 25, then "Older records" to the last 5 and "Newer records" back, in both languages;
+    the links carry the last record's position, so a deep page costs what the first does."""
+    resident = ResidentFactory(given_name="Mei")
+    volunteers = DataSource.objects.get(code="volunteers")
+    now = timezone.now()
+    for n in range(30):
+        award_grant(
+            resident=resident,
+            behaviour_code="volunteer-hours",
+            source=volunteers,
+            external_id=f"hours-{n}",
+            occurred_at=now - datetime.timedelta(days=1 + n // 2),  # two at each instant: the id orders them
+            quantity=Decimal(1),
+        )
+    sign_in_as(page, live_server, resident.user)
+    page.goto("/me/history/")
+    expect(page.get_by_text("30 in all")).to_be_visible()
+    expect(page.locator(".entry")).to_have_count(25)
+    pager = page.get_by_role("navigation", name="Pages of your history")
+    expect(pager.get_by_role("link")).to_have_count(1)
+    first_ids = page.locator(".entry").evaluate_all("entries => entries.map(entry => entry.id)")
+
+    pager.get_by_role("link", name="Older records").click()
+    expect(page).to_have_url(re.compile(r"/me/history/\?before=\d+_\d+$"))
+    expect(page.locator(".entry")).to_have_count(5)
+    older_ids = page.locator(".entry").evaluate_all("entries => entries.map(entry => entry.id)")
+    assert not set(first_ids) & set(older_ids)
+    expect(pager.get_by_role("link", name="Older records")).to_have_count(0)
+    expect(page.get_by_role("link", name="Back to the newest")).to_be_visible()
+    pager.scroll_into_view_if_needed()
+    axe_check(page)
+    screenshot(page, "history-pager-en")
+
+    switch_language(page, "简体中文", "zh-Hans")
+    pager = page.get_by_role("navigation", name="积分记录分页")
+    expect(page.get_by_text("共 30 条")).to_be_visible()
+    expect(page.locator(".entry")).to_have_count(5)
+    pager.scroll_into_view_if_needed()
+    axe_check(page)
+    screenshot(page, "history-pager-zh")
+    pager.get_by_role("link", name="较新的记录").click()
+    expect(page).to_have_url(re.compile(r"\?after=\d+_\d+$"))
+    expect(page.locator(".entry")).to_have_count(25)
+    assert page.locator(".entry").evaluate_all("entries => entries.map(entry => entry.id)") == first_ids
+    expect(pager.get_by_role("link", name="较新的记录")).to_have_count(0)
+    assert csp_violations == []
+
+
 def test_public_catalogue_and_tiers(page: Page, catalogue, axe_check, screenshot, csp_violations):
     page.goto("/")
     page.locator(".site-nav").get_by_role("link", name="Catalogue").click()

@@ -1,6 +1,8 @@
 """The resident's dashboard, history and profile through the test client, and their query counts."""
 
 import datetime
+import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -11,7 +13,7 @@ from django.urls import reverse
 
 from citizenpoints.mfa import totp_enrol
 from citizenpoints.models import DataSource, LedgerEntry, OfficeRole
-from citizenpoints.selectors import resident_dashboard
+from citizenpoints.selectors import HistoryPosition, resident_dashboard, resident_history
 from citizenpoints.services.awards import award_grant
 from citizenpoints.services.residents import current_terms_version
 from citizenpoints.services.reversals import entry_reverse
@@ -199,17 +201,125 @@ def test_a_tampered_filter_shows_everything_with_the_fields_error(resident_clien
     assert page.count('<li class="entry') == 0 and "No records match these filters." in page
 
 
+def entry_ids(page: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<li class="entry[^"]*" id="entry-(\d+)"', page)]
+
+
+def pager_link(page: str, rel: str) -> str | None:
+    """The history URL of the page's "Newer records" (prev) or "Older records" (next) link, None if it has none."""
+    found = re.search(rf'<a rel="{rel}" href="([^"]+)"', page)
+    return reverse("history") + html.unescape(found[1]) if found else None
+
+
 def test_history_is_paginated_by_25_keeping_the_filters(resident_client):
     resident = resident_client.resident
     for n in range(30):
         grant(resident, f"loan-{n}", days_ago=1 + n // 3)
+    grant(resident, "visit-1", code="neighbour-visit")
     first = resident_client.get(reverse("history"), {"category": "reading-culture"}).content.decode()
-    assert first.count('<li class="entry') == 25
-    assert "page 1 of 2" in first
-    assert 'href="?category=reading-culture&amp;page=2"' in first
-    second = resident_client.get(reverse("history"), {"category": "reading-culture", "page": 2}).content.decode()
-    assert second.count('<li class="entry') == 5
-    assert resident_client.get(reverse("history"), {"page": "99"}).status_code == 200  # the last page
+    assert len(entry_ids(first)) == 25
+    assert "30 in all · this page:" in first and "page 1 of" not in first
+    assert pager_link(first, "prev") is None and "Back to the newest" not in first
+    older = pager_link(first, "next")
+    assert re.fullmatch(r"/me/history/\?category=reading-culture&before=\d+_\d+", older), older
+    second = resident_client.get(older).content.decode()
+    assert len(entry_ids(second)) == 5 and not set(entry_ids(second)) & set(entry_ids(first))
+    assert "30 in all" in second and pager_link(second, "next") is None
+    newer = pager_link(second, "prev")
+    assert re.fullmatch(r"/me/history/\?category=reading-culture&after=\d+_\d+", newer), newer
+    assert '<a href="?category=reading-culture">Back to the newest</a>' in second
+    chinese = resident_client.get(older, **CHINESE).content.decode()
+    assert "共 30 条 · 本页：" in chinese and ">较新的记录</a>" in chinese and ">回到最新记录</a>" in chinese
+    back = resident_client.get(newer).content.decode()
+    assert entry_ids(back) == entry_ids(first) and pager_link(back, "prev") is None
+    assert pager_link(back, "next") == older
+    # Page numbers from old links and bookmarks are not read: the newest page.
+    page = resident_client.get(reverse("history"), {"page": "99"}).content.decode()
+    newest = resident.ledger_entries.order_by("-occurred_at", "-id").values_list("pk", flat=True)[:25]
+    assert entry_ids(page) == list(newest) and "31 in all" in page
+
+
+def test_paging_visits_every_entry_once_in_order_both_ways(resident_client):
+    """Seven entries at each instant (to the microsecond), so pages end inside a run of equal times: the id orders
+    them, and the position carried in the links keeps the microseconds."""
+    resident = resident_client.resident
+    library = DataSource.objects.get(code="library")
+    for n in range(62):
+        group = n // 7
+        award_grant(
+            resident=resident,
+            behaviour_code="neighbour-visit" if n % 5 == 0 else "library-loan",
+            source=library,
+            external_id=f"same-{n}",
+            occurred_at=NOW - datetime.timedelta(days=1 + group, microseconds=123457 * (group + 1)),
+        )
+    expected = list(resident.ledger_entries.order_by("-occurred_at", "-id").values_list("pk", flat=True))
+    assert len(set(resident.ledger_entries.values_list("occurred_at", flat=True))) == 9
+
+    pages, url = [], reverse("history")
+    while url:
+        page = resident_client.get(url).content.decode()
+        pages.append(entry_ids(page))
+        url = pager_link(page, "next")
+    assert [len(ids) for ids in pages] == [25, 25, 12]
+    assert [pk for ids in pages for pk in ids] == expected
+
+    backwards = []
+    while page is not None:  # from the oldest page, "Newer records" to the top
+        backwards.append(entry_ids(page))
+        url = pager_link(page, "prev")
+        page = resident_client.get(url).content.decode() if url else None
+    assert backwards == pages[::-1]
+
+
+def test_paging_keeps_a_month_and_a_category_together(resident_client):
+    resident = resident_client.resident
+    for n in range(40):
+        grant(resident, f"loan-{n}", code="library-loan" if n % 2 else "neighbour-visit", days_ago=1 + n // 4)
+    grant(resident, "old-0", days_ago=40)  # October 2026: outside the month
+    query = {"category": "reading-culture", "month": "2026-11"}
+    first = resident_client.get(reverse("history"), query).content.decode()
+    assert "20 in all" in first and len(entry_ids(first)) == 20 and pager_link(first, "next") is None
+    for code in ("library-loan", "neighbour-visit"):
+        for n in range(40, 55):
+            grant(resident, f"more-{code}-{n}", code=code, days_ago=1 + n // 4)
+    first = resident_client.get(reverse("history"), query).content.decode()
+    second = resident_client.get(pager_link(first, "next")).content.decode()
+    assert "35 in all" in second and len(entry_ids(second)) == 10
+    assert '<option value="2026-11" selected>' in second and '<option value="reading-culture" selected>' in second
+    shown = LedgerEntry.objects.filter(pk__in=entry_ids(first) + entry_ids(second))
+    assert {entry.behaviour_code for entry in shown} == {"library-loan"}
+    assert all(entry.occurred_at.month == 11 for entry in shown)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"before": "nonsense"},
+        {"before": "1_2_3"},
+        {"before": "1763719200000000_"},
+        {"before": "99999999999999999999_1"},  # more digits than any instant
+        {"before": "-99999999999999999_1"},  # before year 1
+        {"before": "253402300800000000_1"},  # after 9999
+        {"before": "1763719200000000_9223372036854775808"},  # past the largest id
+        {"before": "\u0661\u0662_\u0663"},  # digits, but not ASCII ones
+        {"before": "1763719200000000_1\n"},
+        {"before": "0_0"},  # well formed, but nothing is older: the newest page
+        {"after": "253402300799999999_1"},  # nothing newer
+        {"before": "", "after": "x"},
+    ],
+)
+def test_a_tampered_position_shows_the_newest_page_without_an_error(resident_client, query):
+    resident = resident_client.resident
+    for n in range(27):
+        grant(resident, f"loan-{n}", days_ago=1 + n)
+    newest = list(resident.ledger_entries.order_by("-occurred_at", "-id").values_list("pk", flat=True)[:25])
+    response = resident_client.get(reverse("history"), {"category": "", **query})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert entry_ids(page) == newest
+    assert pager_link(page, "prev") is None and pager_link(page, "next")
+    assert 'class="error"' not in page and "has-error" not in page
 
 
 def test_history_in_chinese(resident_client):
@@ -219,6 +329,7 @@ def test_history_in_chinese(resident_client):
     assert "积分记录" in page
     assert "更正：图书借阅" in page
     assert "由信用办于" in page and "收回" in page
+    assert "共 2 条 · 本页：" in page
 
 
 # --- The number of queries does not grow with the ledger.
@@ -249,8 +360,18 @@ def test_query_count_is_the_same_with_3_and_with_60_entries(client, catalogue, n
     client.force_login(many.user)
     count_queries(client, url)
     many_count = count_queries(client, url)
-    filtered_count = count_queries(client, f"{url}?category=reading-culture&month=2026-11&page=2")
-    assert few_count == many_count == filtered_count
+    # Deep pages, both ways, filtered or not, cost what the first does (keyset pagination: no OFFSET, no COUNT).
+    entries = list(resident_history(resident=many))
+    matching = list(resident_history(resident=many, category="reading-culture", month=datetime.date(2026, 11, 1)))
+    older, newer, filtered = (HistoryPosition.of(entry).token for entry in (entries[40], entries[45], matching[5]))
+    deep_counts = {
+        count_queries(client, f"{url}?before={older}"),
+        count_queries(client, f"{url}?after={newer}"),
+        count_queries(client, f"{url}?category=reading-culture&month=2026-11&before={filtered}"),
+    }
+    assert few_count == many_count and deep_counts == {many_count}, (few_count, many_count, deep_counts)
+    if name == "history":  # a position past the oldest entry (edited by hand): the newest page, one query more
+        assert count_queries(client, f"{url}?before=0_0") == many_count + 1
     # Session, user, the user's groups (once per request), plus the page's own: for the dashboard one statement (the
     # resident's state: the cache key, and the header's unread notices and partner-staff answer; the body comes
     # from the cache); for the history its six and the header's two.
