@@ -37,7 +37,8 @@ import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import FileField, Model, signals
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from benefits import conf
@@ -53,7 +54,7 @@ from benefits.models import (
     ResidentBenefitUsage,
 )
 from benefits.selectors import local_today, period_start, static_refusal
-from benefits.services.ratelimits import rate_hit, rate_spent
+from benefits.services.ratelimits import rate_hit, rate_hit_unless_spent
 from benefits.services.tokens import ParsedCode, token_parse
 from citizenpoints.models import Balance, Resident, Tier, User
 from citizenpoints.sql import execute_prepared
@@ -158,7 +159,7 @@ def _read_plan(vendor: str, with_nonce: bool) -> tuple[str, tuple]:
             functions = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
             converters.append((tuple(functions), expression))
             columns.append(f"{alias}.{q(field.column)}")
-        parts.append((model, tuple(field.attname for field in fields), tuple(converters)))
+        parts.append((model, tuple(field.attname for field in fields), tuple(converters), _plain(model, fields)))
     through = Benefit._meta.get_field("locations")
     honours = f"{q(through.m2m_db_table())} bl WHERE bl.{q(through.m2m_column_name())} = t.{q('benefit_id')}"
     columns += [
@@ -187,7 +188,19 @@ def _read_plan(vendor: str, with_nonce: bool) -> tuple[str, tuple]:
     return sql, tuple(parts)
 
 
-def _instance(model, attnames, converters, values) -> Model | None:
+def _plain(model, fields) -> bool:
+    """Whether an instance of `model` loaded with `fields` is only their values: Model's own __init__, no pre_init
+    or post_init receivers, none of `fields` a file (whose descriptor acts on assignment; a foreign key's id only
+    clears a cache that a new instance does not have yet)."""
+    return (
+        model.__init__ is Model.__init__
+        and not signals.pre_init.has_listeners(model)
+        and not signals.post_init.has_listeners(model)
+        and not any(isinstance(field, FileField) for field in fields)
+    )
+
+
+def _instance(model, attnames, converters, plain: bool, values) -> Model | None:
     if values[0] is None:  # no row on that side of the join
         return None
     converted = []
@@ -195,7 +208,16 @@ def _instance(model, attnames, converters, values) -> Model | None:
         for function in functions:
             value = function(value, expression, connection)
         converted.append(value)
-    return model.from_db(connection.alias, attnames, converted)
+    if not plain:
+        return model.from_db(connection.alias, attnames, converted)
+    # What from_db makes of it, without Model.__init__ (most of the read's CPU for its eight instances): the loaded
+    # values in the instance's __dict__, the other fields deferred (loaded if asked, as from_db leaves them).
+    instance = model.__new__(model)
+    instance._state = ModelState()
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    instance.__dict__.update(zip(attnames, converted, strict=True))
+    return instance
 
 
 def _read(user: User, code: str | None, nonce: str | None = None) -> _Read:
@@ -207,8 +229,8 @@ def _read(user: User, code: str | None, nonce: str | None = None) -> _Read:
     if row is None:
         return _Read(staff=None, token=None, resident_tier=None)
     objects, at = [], 0
-    for model, attnames, converters in parts:
-        objects.append(_instance(model, attnames, converters, row[at : at + len(attnames)]))
+    for model, attnames, converters, plain in parts:
+        objects.append(_instance(model, attnames, converters, plain, row[at : at + len(attnames)]))
         at += len(attnames)
     staff, location, token, benefit, merchant, min_tier, resident, resident_tier = objects
     staff.location = location
@@ -237,9 +259,15 @@ def _active_staff(user: User, read: _Read) -> MerchantStaff:
 
 
 def _throttle(staff: MerchantStaff) -> None:
-    if rate_spent(scope="scan-fail", key=staff.pk, limit=conf.failed_scan_rate()):
-        raise refuse("rate_limited")
-    if not rate_hit(scope="scan", key=staff.pk, limit=conf.scan_rate()):
+    """Refuse once guessing spent its allowance (without counting the scan), or scans theirs (one Redis trip)."""
+    allowed = rate_hit_unless_spent(
+        scope="scan",
+        key=staff.pk,
+        limit=conf.scan_rate(),
+        unless_scope="scan-fail",
+        unless_limit=conf.failed_scan_rate(),
+    )
+    if not allowed:
         raise refuse("rate_limited")
 
 

@@ -279,3 +279,110 @@ def test_a_nonce_already_used_for_another_code_answers_with_the_first_redemption
     redemption = redemption_confirm(acting_user=cashier.user, text=first, nonce=nonce())
     assert redemption_confirm(acting_user=cashier.user, text=second, nonce=nonce()).pk == redemption.pk
     assert Redemption.objects.count() == 1
+
+
+@pytest.mark.parametrize("backend", ["locmem", pytest.param("redis", marks=pytest.mark.redis)])
+@time_machine.travel("2026-11-21 12:00:05 +0000", tick=False)  # all in one window
+def test_a_hit_unless_spent_answers_as_spent_then_hit_on_every_cache(backend, settings):
+    """The scan throttle's one round trip (a Redis script) decides and counts as the two calls it replaced."""
+    import os
+    import secrets
+
+    from django.core.cache import caches
+
+    from benefits.services.ratelimits import rate_hit, rate_hit_unless_spent, rate_spent
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": f"django.core.cache.backends.{backend}.{'RedisCache' if backend == 'redis' else 'LocMemCache'}",
+            "LOCATION": os.environ.get("REDIS_URL", "") if backend == "redis" else "hit-unless-spent",
+            "KEY_PREFIX": f"test-unless-spent-{secrets.token_hex(8)}",
+        }
+    }
+    scans, failures = (3, 60), (2, 600)
+
+    def scan() -> bool:
+        return rate_hit_unless_spent(scope="s", key=7, limit=scans, unless_scope="f", unless_limit=failures)
+
+    def scans_counted() -> int:
+        return caches["default"].get(f"benefits:rl:s:7:{int(timezone.now().timestamp() // 60)}") or 0
+
+    assert [scan(), scan()] == [True, True] and scans_counted() == 2
+    rate_hit(scope="f", key=7, limit=failures)
+    assert scan() and scans_counted() == 3  # one failure of two: still allowed
+    assert not scan() and scans_counted() == 4  # the scans' allowance spent: refused, and counted as rate_hit does
+    rate_hit(scope="f", key=7, limit=failures)
+    assert rate_spent(scope="f", key=7, limit=failures)
+    assert not scan() and scans_counted() == 4  # guessing spent its allowance: refused without counting a scan
+    assert rate_hit_unless_spent(scope="s", key=8, limit=scans, unless_scope="f", unless_limit=failures)  # per key
+
+
+@pytest.mark.redis
+def test_on_redis_a_scan_refused_for_guessing_counts_no_scan(resident, benefit, cashier, settings):
+    import os
+
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-guessing-{os.getpid()}-{timezone.now().timestamp()}",
+        }
+    }
+    settings.BENEFITS_SCAN_RATE = (5, 60)
+    settings.BENEFITS_FAILED_SCAN_RATE = (1, 600)
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    redemption_verify(acting_user=cashier.user, text=payload)
+    refused("unknown_code", redemption_verify, acting_user=cashier.user, text="ZZZZ-ZZZZ")  # a scan, and a failure
+    refused("rate_limited", redemption_verify, acting_user=cashier.user, text=payload)
+    backend = caches["default"]
+    key = backend.make_and_validate_key(f"benefits:rl:scan:{cashier.pk}:{int(timezone.now().timestamp() // 60)}")
+    assert int(backend._cache.get_client(key).get(key)) == 2
+    assert RedemptionDenial.objects.filter(staff=cashier, code="unknown_code").count() == 1
+
+
+def test_the_read_builds_the_same_instances_as_the_orm(resident, benefit, cashier):
+    """`_read` fills instances without Model.__init__: each has the values, state and deferred fields that the ORM's
+    own loading gives it."""
+    from django.db import connection
+
+    from benefits.models import MerchantStaff, RedemptionToken
+    from benefits.selectors import resident_tier
+    from benefits.services.redemptions import _PARTS, _read, _read_plan
+    from benefits.services.tokens import token_parse
+
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    read = _read(cashier.user, token_parse(payload).code)
+    token = read.token
+    loaded = {
+        "s": read.staff,
+        "l": read.staff.location,
+        "t": token,
+        "b": token.benefit,
+        "m": token.benefit.merchant,
+        "mt": token.benefit.min_tier,
+        "r": token.resident,
+        "rt": read.resident_tier,
+    }
+    orm = {
+        "s": MerchantStaff.objects.get(pk=cashier.pk),
+        "t": RedemptionToken.objects.get(pk=token.pk),
+        "b": Benefit.objects.get(pk=benefit.pk),
+        "m": benefit.merchant,
+        "mt": benefit.min_tier,
+        "r": resident,
+        "rt": resident_tier(resident=resident),
+    }
+    assert loaded["l"] is None  # the cashier has no location
+    assert all(plain for *_, plain in _read_plan(connection.vendor, False)[1])  # so the test is of that path
+    for alias, model, names in _PARTS:
+        if alias == "l":
+            continue
+        instance, expected = loaded[alias], model.objects.only(*names).get(pk=orm[alias].pk)
+        assert type(instance) is model
+        assert (instance._state.adding, instance._state.db) == (False, "default")
+        assert instance.get_deferred_fields() == expected.get_deferred_fields(), alias
+        assert {name: getattr(instance, name) for name in names} == {name: getattr(expected, name) for name in names}
+        assert instance == expected
+    assert loaded["m"].name_en == benefit.merchant.name_en  # a deferred field loads when asked, as from_db's would
