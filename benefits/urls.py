@@ -6,6 +6,8 @@ from benefits.office import views as office
 app_name = "benefits"
 
 urlpatterns = [
+    # First: the partner API's scanners call it most; no other pattern here starts with api/.
+    path("api/", include("benefits.api.urls")),
     path("benefits/", views.catalogue, name="index"),
     path("benefits/used/", views.history, name="used"),
     path("benefits/<int:pk>/", views.detail, name="benefit"),
@@ -15,7 +17,6 @@ urlpatterns = [
     path("counter/confirm/", views.confirm, name="counter-confirm"),
     path("counter/redemptions/", views.merchant_history, name="counter-redemptions"),
     path("counter/redemptions.csv", views.merchant_history_csv, name="counter-redemptions-csv"),
-    path("api/", include("benefits.api.urls")),
     # The credit office's partner manager (under /office/, beside the console's own screens).
     path("office/partners/", office.merchants, name="office-merchants"),
     path("office/partners/new/", office.merchant_new, name="office-merchant-new"),

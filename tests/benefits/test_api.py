@@ -90,3 +90,59 @@ def test_a_resident_only_sees_their_own_token_status(api, resident, benefit, cas
     token_issue(resident=resident, benefit=benefit)
     api.force_authenticate(ResidentFactory().user)
     assert api.get(reverse("benefits:api-benefit-status", args=[benefit.pk]) + "?since=0").json()["status"] == "waiting"
+
+
+REQUESTS = [
+    {"code": "7KQM-2F9X"},
+    {"code": "  7KQM2F9X  "},  # trimmed, as CharField does
+    {"code": 12345678},  # a number becomes text, as CharField does
+    {"code": ""},
+    {"code": "   "},
+    {"code": None},
+    {"code": "x" * 41},
+    {"code": "ab\x00cd"},
+    {"code": ["7KQM2F9X"]},
+    {},
+    {"code": "7KQM2F9X", "nonce": "n0nce-12345"},
+    {"code": "7KQM2F9X", "nonce": "short"},
+    {"code": "7KQM2F9X", "nonce": "has space in it"},
+    {"code": "7KQM2F9X", "nonce": 1234567890},
+    {"nonce": "n0nce-12345"},
+    ["7KQM2F9X"],
+    "7KQM2F9X",
+    None,
+]
+
+
+@pytest.mark.parametrize("data", REQUESTS)
+def test_the_counter_reads_a_request_as_its_serializer_does(data):
+    """RequestFields (fields built once) accepts and refuses exactly what a new serializer per request did."""
+    from rest_framework.exceptions import ValidationError
+
+    from benefits.api.serializers import ConfirmRequestSerializer, VerifyRequestSerializer
+    from benefits.api.views import CONFIRM_REQUEST, VERIFY_REQUEST
+
+    for fields, serializer_class in (
+        (VERIFY_REQUEST, VerifyRequestSerializer),
+        (CONFIRM_REQUEST, ConfirmRequestSerializer),
+    ):
+        serializer = serializer_class(data=data)
+        if serializer.is_valid():
+            assert dict(fields.validated(data)) == dict(serializer.validated_data)
+        else:
+            with pytest.raises(ValidationError) as refused:
+                fields.validated(data)
+            assert refused.value.detail == serializer.errors
+
+
+def test_a_malformed_request_is_refused_in_the_api_s_format(api, cashier):
+    api.force_authenticate(cashier.user)
+    blank = api.post(reverse("benefits:api-verify"), {"code": " "}, format="json")
+    assert blank.status_code == 400
+    assert blank.json() == {
+        "code": "invalid",
+        "message": "The request is not valid.",
+        "extra": {"fields": {"code": ["This field may not be blank."]}},
+    }
+    bad_nonce = api.post(reverse("benefits:api-confirm"), {"code": "7KQM2F9X", "nonce": "x"}, format="json")
+    assert bad_nonce.status_code == 400 and list(bad_nonce.json()["extra"]["fields"]) == ["nonce"]
