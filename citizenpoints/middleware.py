@@ -1,3 +1,5 @@
+import select
+import time
 from functools import partial
 
 from allauth.mfa.models import Authenticator
@@ -6,10 +8,11 @@ from django.contrib import messages
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import connection, connections
 from django.shortcuts import redirect
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+from psycopg import pq
 
 from citizenpoints.auth_backends import LEGACY_BACKENDS, account_facts, groups_give
 
@@ -159,3 +162,53 @@ class AuditContextMiddleware:
             return self.get_response(request)
         finally:
             request_ip.reset(token)
+
+
+class ConnectionHealthMiddleware:
+    """Spare a recently used database connection Django's health check, a `SELECT 1` round trip per request.
+
+    With CONN_HEALTH_CHECKS, Django pings a persistent connection before the first query of every request, so that
+    one closed since the last request is replaced instead of failing the request. This middleware (first in the
+    stack) lets Django skip the ping only when the connection cannot have gone since it was last used:
+
+    - a request ended on it less than `RECENT_SECONDS` ago, far below any idle timeout a firewall or NAT applies
+      (those drop a flow after minutes of silence, and only the next packet would find out);
+    - nothing is waiting on its socket: a server that ends a session (restart, pg_terminate_backend,
+      idle_session_timeout) sends an error and closes it, both of which make the socket readable;
+    - libpq sees it open and idle (no transaction left open).
+
+    Otherwise Django pings as always. Under load a connection serves a request every few milliseconds, so the ping
+    is spared; an idle one is still pinged. PostgreSQL only (a pool checks its connections itself; SQLite's
+    connections are not pinged).
+    """
+
+    RECENT_SECONDS = 5.0
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        database = connections["default"]
+        raw = database.connection if database.vendor == "postgresql" else None
+        if raw is not None and database.health_check_enabled and not database.health_check_done:
+            used_at = getattr(raw, "_citypoints_used_at", 0.0)
+            if time.monotonic() - used_at < self.RECENT_SECONDS and self._quiet(raw.pgconn):
+                database.health_check_done = True
+        try:
+            return self.get_response(request)
+        finally:
+            raw = database.connection if database.vendor == "postgresql" else None
+            if raw is not None:
+                raw._citypoints_used_at = time.monotonic()
+
+    @staticmethod
+    def _quiet(pgconn) -> bool:
+        """Open, idle (no transaction left open), and nothing (an error, an end of file) waiting on its socket."""
+        try:
+            if pgconn.status != pq.ConnStatus.OK or pgconn.transaction_status != pq.TransactionStatus.IDLE:
+                return False
+            poller = select.poll()  # not select(): no limit on the descriptor's number
+            poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
+            return not poller.poll(0)
+        except Exception:  # anything unexpected: let Django ping
+            return False

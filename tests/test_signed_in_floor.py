@@ -296,3 +296,89 @@ def test_is_partner_staff_without_the_sign_in_facts_asks_the_database():
     staff = MerchantStaffFactory().user
     assert User.objects.get(pk=staff.pk).is_partner_staff
     assert not User.objects.get(pk=ResidentFactory().user.pk).is_partner_staff
+
+
+# --- The database connection's health check -----------------------------------------------------------------------
+def _served(handler, path: str) -> int:
+    """One request through the WSGI handler as a server runs it (request_started checks the connection; the test
+    client skips that)."""
+    import io
+    import sys
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+    }
+    statuses = []
+    response = handler(environ, lambda status, headers, *rest: statuses.append(status))
+    b"".join(response)
+    response.close()  # request_finished, as a server sends it
+    return int(statuses[0].split()[0])
+
+
+def _backend_pid(connection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_used_moments_ago_is_not_pinged_and_a_closed_or_idle_one_still_is(monkeypatch):
+    """ConnectionHealthMiddleware spares the SELECT 1 only where it could not find anything: a connection the server
+    ended since the last request, or one idle long enough for a firewall to drop it, is pinged and replaced."""
+    import select
+
+    import psycopg
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+
+    from citizenpoints.middleware import ConnectionHealthMiddleware
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)  # persistent, as in production
+    connection.close()
+    pings = []
+    real_is_usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: pings.append(1) or real_is_usable())
+    handler = WSGIHandler()
+    try:
+        assert _served(handler, "/healthz") == 200  # opens the connection
+        first = _backend_pid(connection)  # (outside a request: Django pings first)
+        assert _served(handler, "/healthz") == 200  # marks the connection used
+        pings.clear()
+        assert [_served(handler, "/healthz") for _ in range(3)] == [200] * 3
+        assert pings == []  # never pinged
+        assert _backend_pid(connection) == first  # the same connection
+
+        settings = connection.settings_dict
+        with psycopg.connect(
+            host=settings["HOST"] or None,
+            port=settings["PORT"] or None,
+            user=settings["USER"],
+            password=settings["PASSWORD"] or None,
+            dbname=settings["NAME"],
+            autocommit=True,
+        ) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [first])
+        poller = select.poll()
+        poller.register(connection.connection.pgconn.socket, select.POLLIN)
+        assert poller.poll(5000)  # the server's goodbye has arrived
+        pings.clear()
+        assert _served(handler, "/healthz") == 200  # not a 500: pinged, found closed, replaced
+        assert len(pings) == 1
+        assert _backend_pid(connection) != first
+
+        monkeypatch.setattr(ConnectionHealthMiddleware, "RECENT_SECONDS", 0.0)  # every connection counts as idle
+        assert _served(handler, "/healthz") == 200  # marks it used (the pid query above pinged it outside)
+        pings.clear()
+        assert _served(handler, "/healthz") == 200
+        assert len(pings) == 1
+    finally:
+        connection.close()
