@@ -53,11 +53,14 @@ class RequestFields:
     A new serializer deep-copies its fields (rebuilding a RegexField's validator), which cost the counter more than
     validating. Here the fields, built once, validate a valid request (`Field.run_validation` keeps no state on the
     field, so threads may share them); anything else goes through a new serializer as before, so refusals are DRF's
-    own, word for word. Only for serializers without `validate` or `validate_<field>` methods.
+    own, word for word. Only for serializers that validate nothing beyond their fields (no `validate`,
+    `validate_<field>` or Meta.validators).
     """
 
     def __init__(self, serializer_class: type[serializers.Serializer]):
         custom = [name for name in vars(serializer_class) if name == "validate" or name.startswith("validate_")]
+        if getattr(getattr(serializer_class, "Meta", None), "validators", None):
+            custom.append("Meta.validators")
         if custom:
             raise TypeError(f"{serializer_class.__name__} validates in {custom}: use the serializer itself")
         self.serializer_class = serializer_class

@@ -146,3 +146,18 @@ def test_a_malformed_request_is_refused_in_the_api_s_format(api, cashier):
     }
     bad_nonce = api.post(reverse("benefits:api-confirm"), {"code": "7KQM2F9X", "nonce": "x"}, format="json")
     assert bad_nonce.status_code == 400 and list(bad_nonce.json()["extra"]["fields"]) == ["nonce"]
+
+
+def test_request_fields_refuse_a_serializer_that_validates_beyond_its_fields():
+    from rest_framework import serializers
+
+    from benefits.api.views import RequestFields
+
+    class Checked(serializers.Serializer):
+        code = serializers.CharField()
+
+        def validate_code(self, value):
+            return value
+
+    with pytest.raises(TypeError):
+        RequestFields(Checked)
