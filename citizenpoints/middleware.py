@@ -1,6 +1,6 @@
 import select
 import time
-from functools import partial
+from functools import cache, partial
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
@@ -149,19 +149,22 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from allauth.core.internal.httpkit import get_client_ip
-
         from citizenpoints.services.audit import request_ip
 
-        try:
-            address = get_client_ip(request)
-        except Exception:  # a malformed header must not break the request; the row just has no IP
-            address = None
-        token = request_ip.set(address)
+        token = request_ip.set(cache(partial(_client_ip, request)))
         try:
             return self.get_response(request)
         finally:
             request_ip.reset(token)
+
+
+def _client_ip(request) -> str | None:
+    from allauth.core.internal.httpkit import get_client_ip
+
+    try:
+        return get_client_ip(request)
+    except Exception:  # a malformed header must not break the request; the row just has no IP
+        return None
 
 
 class ConnectionHealthMiddleware:

@@ -1,9 +1,16 @@
 import contextvars
+from collections.abc import Callable
 
 from citizenpoints.models import AuditEvent, User
 
-# The client address of the request being served, set by AuditContextMiddleware; None in tasks and commands.
-request_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_ip", default=None)
+# How to find the client address of the request being served, set by AuditContextMiddleware: worked out only when
+# an audit row is written (most requests write none); None in tasks and commands.
+request_ip: contextvars.ContextVar[Callable[[], str | None] | None] = contextvars.ContextVar("request_ip", default=None)
+
+
+def current_request_ip() -> str | None:
+    resolve = request_ip.get()
+    return None if resolve is None else resolve()
 
 
 def audit_record(
@@ -20,7 +27,7 @@ def audit_record(
         before=before,
         after=after,
         reason=reason,
-        ip_address=ip_address or request_ip.get(),
+        ip_address=ip_address or current_request_ip(),
     )
 
 
@@ -38,5 +45,5 @@ def denial_record(
         object_id=target[:60],
         after=details,
         reason=reason,
-        ip_address=request_ip.get(),
+        ip_address=current_request_ip(),
     )
