@@ -211,6 +211,22 @@ def pager_link(page: str, rel: str) -> str | None:
     return reverse("history") + html.unescape(found[1]) if found else None
 
 
+def test_a_corrected_award_gives_the_reason_even_when_its_correction_is_on_the_page_before(resident_client):
+    """A correction sorts just above its award (same occurred_at, later id), so a page can end between them: the
+    award's own entry must say why it was taken back, not point at an entry that is not on its page."""
+    resident = resident_client.resident
+    award = grant(resident, "loan-99", days_ago=30)
+    for n in range(24):
+        grant(resident, f"loan-{n}", days_ago=1 + n)
+    entry_reverse(entry=award, acting_user=reviewer(), reason="The library sent this loan twice.")
+    first = resident_client.get(reverse("history")).content.decode()
+    assert len(entry_ids(first)) == 25 and award.pk not in entry_ids(first)  # the correction is the 25th
+    second = resident_client.get(pager_link(first, "next")).content.decode()
+    assert entry_ids(second) == [award.pk]
+    assert "Taken back on" in second and "The library sent this loan twice." in second
+    assert "#entry-" not in second
+
+
 def test_history_is_paginated_by_25_keeping_the_filters(resident_client):
     resident = resident_client.resident
     for n in range(30):
