@@ -174,8 +174,9 @@ class ConnectionHealthMiddleware:
     one closed since the last request is replaced instead of failing the request. This middleware (first in the
     stack) lets Django skip the ping only when the connection cannot have gone since it was last used:
 
-    - a request ended on it less than `RECENT_SECONDS` ago, far below any idle timeout a firewall or NAT applies
-      (those drop a flow after minutes of silence, and only the next packet would find out);
+    - a query went over it less than `RECENT_SECONDS` ago (stamped at the end of each request that sent one; a
+      request that sent none proves nothing), far below any idle timeout a firewall or NAT applies (those drop a
+      flow after minutes of silence, and only the next packet would find out);
     - nothing is waiting on its socket: a server that ends a session (restart, pg_terminate_backend,
       idle_session_timeout) sends an error and closes it, both of which make the socket readable;
     - libpq sees it open and idle (no transaction left open).
@@ -197,11 +198,19 @@ class ConnectionHealthMiddleware:
             used_at = getattr(raw, "_citypoints_used_at", 0.0)
             if time.monotonic() - used_at < self.RECENT_SECONDS and self._quiet(raw.pgconn):
                 database.health_check_done = True
+        used = False
+
+        def note_use(execute, sql, params, many, context):
+            nonlocal used
+            used = True
+            return execute(sql, params, many, context)
+
         try:
-            return self.get_response(request)
+            with database.execute_wrapper(note_use):
+                return self.get_response(request)
         finally:
             raw = database.connection if database.vendor == "postgresql" else None
-            if raw is not None:
+            if used and raw is not None:
                 raw._citypoints_used_at = time.monotonic()
 
     @staticmethod

@@ -356,6 +356,10 @@ def test_a_connection_used_moments_ago_is_not_pinged_and_a_closed_or_idle_one_st
         assert [_served(handler, "/healthz") for _ in range(3)] == [200] * 3
         assert pings == []  # never pinged
         assert _backend_pid(connection) == first  # the same connection
+        # Requests that send no query do not count as use: the connection stays as old as its last query.
+        used_at = connection.connection._citypoints_used_at
+        assert _served(handler, "/static/nothing-here.css") == 404
+        assert connection.connection._citypoints_used_at == used_at
 
         settings = connection.settings_dict
         with psycopg.connect(
