@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from citizenpoints.models import DataSource
-from citizenpoints.sql import execute_binary
+from citizenpoints.models import DataSource, IngestBatch, IngestRecord
+from citizenpoints.sql import copy_binary, execute_binary
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +48,37 @@ def test_a_statement_without_rows_returns_none_and_errors_are_django_s():
     assert DataSource.objects.get(code="metro").name_en == "Metro Group"
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         execute_binary(cursor, f"UPDATE {table} SET code = NULL WHERE code = %s", ["metro"])
+
+
+@pytest.mark.postgres
+def test_binary_copy_writes_rows_and_its_errors_are_django_s():
+    source = DataSource.objects.create(code="metro", name_en="Metro", name_zh="地铁")
+    batch = IngestBatch.objects.create(source=source, idempotency_key="k", body_hash="h", record_count=2)
+    columns = (
+        "batch_id",
+        "line",
+        "external_id",
+        "card_hash",
+        "behaviour_code",
+        "occurred_at",
+        "quantity",
+        "result",
+        "detail",
+    )
+    row = [batch.pk, 1, "m-1", "c" * 64, "metro-ride", NOON, Decimal("2.50"), "pending", ""]
+    with connection.cursor() as cursor:
+        copy_binary(cursor, IngestRecord, columns, [row])
+    stored = IngestRecord.objects.get(batch=batch, line=1)
+    assert (stored.external_id, stored.occurred_at, stored.quantity) == ("m-1", NOON, Decimal("2.50"))
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        copy_binary(cursor, IngestRecord, columns, [row])  # (batch, line) again
+
+
+def test_prepared_statements_honour_the_setting_s_former_name(settings):
+    from citizenpoints.sql import _prepared_statements_allowed
+
+    assert _prepared_statements_allowed()
+    settings.BENEFITS_PREPARED_STATEMENTS = False
+    assert not _prepared_statements_allowed()
+    settings.PREPARED_STATEMENTS = True
+    assert _prepared_statements_allowed()
