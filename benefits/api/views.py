@@ -54,17 +54,25 @@ class RequestFields:
     validating. Here the fields, built once, validate a valid request (`Field.run_validation` keeps no state on the
     field, so threads may share them); anything else goes through a new serializer as before, so refusals are DRF's
     own, word for word. Only for serializers that validate nothing beyond their fields (no `validate`,
-    `validate_<field>` or Meta.validators).
+    `validate_<field>` or Meta.validators, their own or inherited) and whose fields are writable and keep their
+    names (DRF keys validated data by a field's `source`).
     """
 
     def __init__(self, serializer_class: type[serializers.Serializer]):
-        custom = [name for name in vars(serializer_class) if name == "validate" or name.startswith("validate_")]
+        custom = [
+            name
+            for name in dir(serializer_class)
+            if (name == "validate" or name.startswith("validate_"))
+            and getattr(serializer_class, name) is not getattr(serializers.Serializer, name, None)
+        ]
         if getattr(getattr(serializer_class, "Meta", None), "validators", None):
             custom.append("Meta.validators")
+        fields = tuple(serializer_class().fields.items())
+        custom += [name for name, field in fields if field.read_only or field.source != name]
         if custom:
-            raise TypeError(f"{serializer_class.__name__} validates in {custom}: use the serializer itself")
+            raise TypeError(f"{serializer_class.__name__} validates or renames in {custom}: use the serializer")
         self.serializer_class = serializer_class
-        self.fields = tuple(serializer_class().fields.items())
+        self.fields = fields
 
     def validated(self, data) -> Mapping:
         if isinstance(data, Mapping):

@@ -161,3 +161,33 @@ def test_request_fields_refuse_a_serializer_that_validates_beyond_its_fields():
 
     with pytest.raises(TypeError):
         RequestFields(Checked)
+
+
+def test_request_fields_refuse_inherited_validation_renamed_and_read_only_fields():
+    from rest_framework import serializers
+
+    from benefits.api.views import RequestFields
+
+    class Base(serializers.Serializer):
+        code = serializers.CharField()
+
+        def validate(self, attrs):
+            return attrs
+
+    class Inherited(Base):
+        pass
+
+    class Renamed(serializers.Serializer):
+        code = serializers.CharField(source="text")
+
+    class ReadOnly(serializers.Serializer):
+        code = serializers.CharField()
+        kind = serializers.CharField(read_only=True, default="scan")
+
+    class Plain(serializers.Serializer):
+        code = serializers.CharField()
+
+    for serializer_class in (Inherited, Renamed, ReadOnly):
+        with pytest.raises(TypeError):
+            RequestFields(serializer_class)
+    assert RequestFields(Plain).validated({"code": " x "}) == {"code": "x"}
