@@ -129,7 +129,7 @@ def _retier_all_sql(
     # ROUND: on SQLite a balance written by a plain `points + x` may sit a hair under the cent it stands for.
     thresholds = list(Tier.objects.filter(scheme=scheme).order_by("-min_score").values_list("pk", "min_score"))
     params = {"base": scheme.base_score, "cause": cause, "now": now, **(only_params or {})}
-    tier_for = "NULL"
+    tier_for = "NULL"  # a scheme without tiers places no one (tier_scheme_switch refuses to activate one)
     if thresholds:
         whens = []
         for n, (tier_id, min_score) in enumerate(thresholds):

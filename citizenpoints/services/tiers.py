@@ -19,6 +19,8 @@ def tier_scheme_switch(*, acting_user: User, scheme: TierScheme, reason: str) ->
     previous = TierScheme.objects.filter(is_active=True).first()
     if previous and previous.pk == scheme.pk:
         raise ApplicationError(_("This scheme is already active."), code="already_active")
+    if not scheme.tiers.exists():  # no tier to place anyone in
+        raise ApplicationError(_("This scheme has no tiers yet: add them before making it active."), code="no_tiers")
     changes = scheme_activate(scheme=scheme, reason=reason.strip())
     audit_record(
         actor=acting_user,

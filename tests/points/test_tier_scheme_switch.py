@@ -39,3 +39,11 @@ def test_command_reports_refusals():
         call_command("switch_tier_scheme", "five-bands", by=editor.email, reason="no-op")
     call_command("switch_tier_scheme", "grades", by=editor.email, reason="Trying the Seashell grades")
     assert TierScheme.objects.get(is_active=True).code == "grades"
+
+
+def test_a_scheme_without_tiers_is_refused_with_its_reason():
+    empty = TierScheme.objects.create(code="empty", name_en="Empty", name_zh="空", base_score=0)
+    with pytest.raises(ApplicationError) as refused:
+        tier_scheme_switch(acting_user=UserFactory(roles=["catalogue_editor"]), scheme=empty, reason="Trying it")
+    assert refused.value.code == "no_tiers"
+    assert TierScheme.objects.get(is_active=True).code != "empty"
