@@ -243,9 +243,11 @@ def test_a_refusal_inside_the_transaction_leaves_the_token_unused(resident, cash
     assert redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce(1)).pk  # rolled back: still usable
 
 
-@pytest.mark.redis
-def test_rate_limits_on_redis_count_one_hit_per_round_trip(resident, benefit, cashier, settings):
+@pytest.fixture
+def redis_cache(settings):
+    """The default cache on the test Redis, under keys of this test's own; returns the cache."""
     import os
+    import secrets
 
     from django.core.cache import caches
 
@@ -253,9 +255,20 @@ def test_rate_limits_on_redis_count_one_hit_per_round_trip(resident, benefit, ca
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": f"test-ratelimit-{os.getpid()}-{timezone.now().timestamp()}",
+            "KEY_PREFIX": f"test-ratelimit-{secrets.token_hex(8)}",
         }
     }
+    return caches["default"]
+
+
+def scans_counted_on_redis(backend, cashier) -> int:
+    """The raw Redis counter of the cashier's scans in this minute."""
+    key = backend.make_and_validate_key(f"benefits:rl:scan:{cashier.pk}:{int(timezone.now().timestamp() // 60)}")
+    return int(backend._cache.get_client(key).get(key))
+
+
+@pytest.mark.redis
+def test_rate_limits_on_redis_count_one_hit_per_round_trip(resident, benefit, cashier, settings, redis_cache):
     settings.BENEFITS_SCAN_RATE = (2, 60)
     settings.BENEFITS_FAILED_SCAN_RATE = (1, 600)
     payload = token_issue(resident=resident, benefit=benefit).payload
@@ -265,11 +278,9 @@ def test_rate_limits_on_redis_count_one_hit_per_round_trip(resident, benefit, ca
     other = MerchantStaffFactory(merchant=cashier.merchant)
     refused("unknown_code", redemption_verify, acting_user=other.user, text="ZZZZ-ZZZZ")
     refused("rate_limited", redemption_verify, acting_user=other.user, text=payload)  # guessing spent its allowance
-    backend = caches["default"]
-    window = int(timezone.now().timestamp() // 60)
-    key = backend.make_and_validate_key(f"benefits:rl:scan:{cashier.pk}:{window}")
-    client = backend._cache.get_client(key)
-    assert int(client.get(key)) == 3 and 0 < client.ttl(key) <= 61
+    assert scans_counted_on_redis(redis_cache, cashier) == 3
+    key = redis_cache.make_and_validate_key(f"benefits:rl:scan:{cashier.pk}:{int(timezone.now().timestamp() // 60)}")
+    assert 0 < redis_cache._cache.get_client(key).ttl(key) <= 61
 
 
 def test_a_nonce_already_used_for_another_code_answers_with_the_first_redemption(cashier):
@@ -318,27 +329,14 @@ def test_a_hit_unless_spent_answers_as_spent_then_hit_on_every_cache(backend, se
 
 
 @pytest.mark.redis
-def test_on_redis_a_scan_refused_for_guessing_counts_no_scan(resident, benefit, cashier, settings):
-    import os
-
-    from django.core.cache import caches
-
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": f"test-guessing-{os.getpid()}-{timezone.now().timestamp()}",
-        }
-    }
+def test_on_redis_a_scan_refused_for_guessing_counts_no_scan(resident, benefit, cashier, settings, redis_cache):
     settings.BENEFITS_SCAN_RATE = (5, 60)
     settings.BENEFITS_FAILED_SCAN_RATE = (1, 600)
     payload = token_issue(resident=resident, benefit=benefit).payload
     redemption_verify(acting_user=cashier.user, text=payload)
     refused("unknown_code", redemption_verify, acting_user=cashier.user, text="ZZZZ-ZZZZ")  # a scan, and a failure
     refused("rate_limited", redemption_verify, acting_user=cashier.user, text=payload)
-    backend = caches["default"]
-    key = backend.make_and_validate_key(f"benefits:rl:scan:{cashier.pk}:{int(timezone.now().timestamp() // 60)}")
-    assert int(backend._cache.get_client(key).get(key)) == 2
+    assert scans_counted_on_redis(redis_cache, cashier) == 2
     assert RedemptionDenial.objects.filter(staff=cashier, code="unknown_code").count() == 1
 
 
