@@ -1,8 +1,9 @@
 """Verify-and-confirm at the counter under gunicorn + PostgreSQL, against a bare Django view on the same server.
 
-    .tools/bin/uv run --frozen python bench/redeem.py [--seconds 10] [--clients 32] [--workers 3] [--threads 8]
+    .tools/bin/uv run --frozen python bench/redeem.py [--seconds 10] [--clients 32] [--workers N] [--threads 0]
 
-One gunicorn (gthread workers, persistent database connections as in production) serves both: `/bench/bare`, a view
+One gunicorn (2 x CPUs + 1 sync workers, as the README deploys it and the other benchmarks serve; persistent
+database connections as in production) serves both: `/bench/bare`, a view
 that returns "ok" through the whole middleware stack without touching the database (asked without a session, so the
 user stays anonymous), and the partner API, `POST /api/merchant/verify/` then `POST /api/merchant/confirm/` with a
 fresh nonce, signed in as partner staff. Each client redeems its own pre-issued tokens (one per redemption, as at a
@@ -210,6 +211,8 @@ def free_port() -> int:
 
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    """Sync workers unless `threads` (gthread). Sync workers answer in the order the kernel queued the connections;
+    gthread workers on two cores made threads queue for the GIL, and p99 was three to four times the median."""
     command = [
         sys.executable,
         "-m",
@@ -219,10 +222,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
+        *(("--worker-class", "gthread", "--threads", str(threads)) if threads else ("--worker-class", "sync")),
         "--keep-alive",
         "30",
         "--log-level",
@@ -437,8 +437,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per phase (default 10)")
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (gthread)")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=0, help="gthread workers with this many threads (0: sync)")
     parser.add_argument("--tokens", type=int, default=1500, help="tokens per client")
     parser.add_argument("--rounds", type=int, default=4, help="bare and redeem phases alternate this many times")
     parser.add_argument(
@@ -471,9 +471,10 @@ def main() -> None:
     idle_load = os.getloadavg()
     port = free_port()
     server = start_gunicorn(env, port, args.workers, args.threads)
+    kind = f"gthread workers x {args.threads} threads" if args.threads else "sync workers"
     try:
         print(
-            f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; "
+            f"gunicorn: {args.workers} {kind} on 127.0.0.1:{port}; "
             f"{args.clients} clients; {args.seconds:.0f} s per phase; {os.cpu_count()} CPUs shared with the clients; "
             f"cache: {'Redis ' + args.redis if args.redis else 'in-process (locmem)'}"
         )
