@@ -1,5 +1,6 @@
 """One task through the real Redis broker to a worker this test starts."""
 
+import gc
 import os
 import time
 
@@ -36,6 +37,7 @@ def redis_worker(settings):
     finally:
         task_postrun.disconnect(close_worker_connections)
         app.conf.update(previous, task_default_queue="celery")
+        gc.unfreeze()  # the embedded worker froze the test process's objects when ready (citizenpoints/celery.py)
 
 
 def test_a_task_travels_through_redis_to_a_worker(redis_worker):
