@@ -127,7 +127,10 @@ class IngestRecord(models.Model):
         AMOUNT_REQUIRED = "amount_required", _("Amount missing")
         BELOW_MINIMUM = "below_minimum", _("Below the smallest amount that earns points")
 
-    batch = models.ForeignKey(IngestBatch, on_delete=models.CASCADE, related_name="records", verbose_name=_("batch"))
+    # No index of its own: unique (batch, line) serves every lookup by batch, in line order.
+    batch = models.ForeignKey(
+        IngestBatch, on_delete=models.CASCADE, related_name="records", verbose_name=_("batch"), db_index=False
+    )
     line = models.PositiveIntegerField(_("position in the batch"))
     external_id = models.CharField(_("record id"), max_length=100, blank=True)
     card_hash = models.CharField(_("card key"), max_length=64, blank=True)
