@@ -1,3 +1,4 @@
+import datetime
 import importlib
 import os
 import shutil
@@ -73,6 +74,20 @@ def _programme_seed(request):
     for module in ("0002_office_role_groups", "0005_seed_programme"):
         migration = importlib.import_module(f"citizenpoints.migrations.{module}")
         (migration.create_groups if hasattr(migration, "create_groups") else migration.seed)(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _scoring_window_from_the_start(request, _programme_seed):
+    """The scoring window's row is written when the test database is migrated (or the seed re-applied), on the real
+    date, and awards refuse what happened before it: a test frozen at an earlier NOW found its own recent awards
+    "outside the window" once the calendar moved on. Start the row before any test's time; every award still checks
+    the 12 months before its own now, and tests about the window set the row themselves."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("db")
+    from citizenpoints.models import ScoringWindow
+
+    ScoringWindow.objects.filter(pk=1).update(starts_at=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
 
 
 @pytest.fixture(autouse=True)
