@@ -25,7 +25,8 @@ def confirm_grace() -> datetime.timedelta:
 
 
 def scan_rate() -> tuple[int, int]:
-    """(attempts, seconds): scans and confirmations one staff account may make in that time."""
+    """(attempts, seconds): scans and confirmations one staff account may make in that time (a redemption is one
+    of each; a cashier does a few a minute)."""
     return _setting("SCAN_RATE", (60, 60))
 
 

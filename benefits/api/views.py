@@ -203,7 +203,7 @@ class Verify(APIView):
 class Confirm(APIView):
     @extend_schema(
         request=ConfirmRequestSerializer,
-        responses={201: RedemptionSerializer, 400: REFUSED, 403: REFUSED},
+        responses={201: RedemptionSerializer, 400: REFUSED, 403: REFUSED, 429: REFUSED},
         summary="Partner staff: redeem, exactly once. Idempotent per nonce: a retry returns the first answer.",
     )
     def post(self, request):

@@ -327,10 +327,9 @@ def _parse_or_deny(user: User, text: str, *, step: str, nonce: str = "") -> Pars
         return token_parse(text)
     except RedemptionError as error:
         staff = staff_for(user)
-        if step == "verify":
-            _throttle(staff)
-        elif not NONCE.match(nonce or ""):
+        if step == "confirm" and not NONCE.match(nonce or ""):
             raise refuse("bad_nonce") from None
+        _throttle(staff)
         _deny(staff, error, step=step, nonce=nonce)
         raise
 
@@ -506,7 +505,8 @@ def redemption_confirm(*, acting_user: User, text: str, nonce: str, now: datetim
     """Redeem the token read from `text`, exactly once. See the module docstring for the transaction.
 
     Idempotent per (staff account, nonce): a repeat returns the first answer (the same Redemption, or the same
-    refusal raised again) and changes nothing. Raises RedemptionError; refusals are recorded.
+    refusal raised again) and changes nothing. Rate-limited as verify is (a confirmation counts as a scan, and
+    unknown or forged codes count against guessing). Raises RedemptionError; refusals are recorded.
     """
     now = now or timezone.now()
     parsed = _parse_or_deny(acting_user, text, step="confirm", nonce=nonce)
@@ -518,7 +518,10 @@ def redemption_confirm(*, acting_user: User, text: str, nonce: str, now: datetim
     token = read.token
     try:
         if read.prior_redemption or read.prior_denial:
-            raise _Replay
+            raise _Replay  # a repeat is answered as before, however many scans came since
+        # Counted like a scan, and refused once guessing spent its allowance: otherwise a code could be guessed
+        # here, where a right guess redeems at once.
+        _throttle(staff)
         _check(read, now, confirming=True)
         benefit = token.benefit
         redemption = Redemption(

@@ -192,6 +192,32 @@ def test_scans_are_rate_limited_per_staff_account(resident, benefit, cashier, se
     assert redemption_verify(acting_user=other.user, text=payload)
 
 
+def test_codes_cannot_be_guessed_at_confirmation_either(resident, benefit, cashier, settings):
+    """A right guess at confirmation redeems at once, so guessing there counts and is stopped as at a scan."""
+    settings.BENEFITS_FAILED_SCAN_RATE = (2, 600)
+    refused("unknown_code", redemption_confirm, acting_user=cashier.user, text="AB2C-D3EF", nonce=nonce(1))
+    refused(
+        "forged", redemption_confirm, acting_user=cashier.user, text=qr_payload("AB2CD3EF")[:-2] + "00", nonce=nonce(2)
+    )
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    refused("rate_limited", redemption_confirm, acting_user=cashier.user, text=payload, nonce=nonce(3))
+    assert not Redemption.objects.exists()
+    assert redemption_confirm(
+        acting_user=MerchantStaffFactory(merchant=cashier.merchant).user, text=payload, nonce=nonce(4)
+    )
+
+
+def test_confirmations_count_as_scans_and_a_repeat_still_gets_its_answer(resident, benefit, cashier, settings):
+    settings.BENEFITS_SCAN_RATE = (2, 60)
+    payload = token_issue(resident=resident, benefit=benefit).payload
+    redemption_verify(acting_user=cashier.user, text=payload)
+    first = redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce(1))
+    later = token_issue(resident=ResidentFactory(), benefit=benefit).payload
+    refused("rate_limited", redemption_confirm, acting_user=cashier.user, text=later, nonce=nonce(2))
+    # The scanner's retry of the first confirmation is answered as the first time, not refused for the rate.
+    assert redemption_confirm(acting_user=cashier.user, text=payload, nonce=nonce(1)).pk == first.pk
+
+
 def test_only_active_partner_staff_scan(resident, benefit):
     from tests.factories import UserFactory
 
