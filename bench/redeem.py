@@ -466,7 +466,7 @@ def main() -> None:
     print(f"database {urlsplit(database_url).path.lstrip('/')}: recreating, migrating, preparing...", flush=True)
     recreate_database(database_url)
     migrate(env)
-    plan = prepare(clients=args.clients, tokens_per_client=args.tokens, accounts_per_client=16)
+    plan = prepare(clients=args.clients, tokens_per_client=args.tokens, accounts_per_client=32)
 
     idle_load = os.getloadavg()
     port = free_port()
