@@ -84,8 +84,12 @@ def __getattr__(name):  # gunicorn asks for `application`; Django's URL resolver
         from django.conf import settings
         from django.core.wsgi import get_wsgi_application
 
+        from citizenpoints.gc_freeze import load_views_and_freeze
+
         settings.ROOT_URLCONF = "redeem"  # the product's URLs plus /bench/bare; everything else as shipped
-        return get_wsgi_application()
+        application = get_wsgi_application()
+        load_views_and_freeze()  # as citizenpoints/wsgi.py does
+        return application
     raise AttributeError(name)
 
 
@@ -212,7 +216,7 @@ def free_port() -> int:
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
     """Sync workers unless `threads` (gthread). Sync workers answer in the order the kernel queued the connections;
-    gthread workers on two cores made threads queue for the GIL, and p99 was three to four times the median."""
+    gthread workers on two cores made threads queue for the GIL, and p99 was four times the median."""
     command = [
         sys.executable,
         "-m",

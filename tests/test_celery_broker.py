@@ -37,7 +37,7 @@ def redis_worker(settings):
     finally:
         task_postrun.disconnect(close_worker_connections)
         app.conf.update(previous, task_default_queue="celery")
-        gc.unfreeze()  # the embedded worker froze the test process's objects when ready (citizenpoints/celery.py)
+        gc.unfreeze()  # the embedded solo worker's worker_process_init froze this process (citizenpoints/celery.py)
 
 
 def test_a_task_travels_through_redis_to_a_worker(redis_worker):
