@@ -82,12 +82,14 @@ def _scoring_window_from_the_start(request, _programme_seed):
     date, and awards refuse what happened before it: a test frozen at an earlier NOW found its own recent awards
     "outside the window" once the calendar moved on. Start the row before any test's time; every award still checks
     the 12 months before its own now, and tests about the window set the row themselves."""
-    if request.node.get_closest_marker("django_db") is None:
+    uses = set(request.fixturenames)
+    if request.node.get_closest_marker("django_db") is None and not uses & {"db", "transactional_db", "live_server"}:
         return
-    request.getfixturevalue("db")
+    request.getfixturevalue("transactional_db" if uses & {"transactional_db", "live_server"} else "db")
     from citizenpoints.models import ScoringWindow
 
-    ScoringWindow.objects.filter(pk=1).update(starts_at=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
+    start = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    ScoringWindow.objects.update_or_create(pk=1, defaults={"starts_at": start})
 
 
 @pytest.fixture(autouse=True)
