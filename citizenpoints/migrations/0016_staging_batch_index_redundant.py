@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
             ],
             database_operations=[
                 migrations.RunSQL(
-                    f"DROP INDEX IF EXISTS {INDEX}",
+                    f"DROP INDEX {INDEX}",  # fails loudly should the name ever differ
                     f"CREATE INDEX {INDEX} ON citizenpoints_ingestrecord (batch_id)",
                 ),
             ],
