@@ -16,9 +16,7 @@ def freeze_loaded_objects() -> None:
     gc.freeze()
 
 
-def load_views_and_freeze() -> int:
-    """Load the URLconf and every view it includes (otherwise loaded by the first request), then freeze. Returns
-    how many top-level URL patterns there are."""
-    count = len(get_resolver().url_patterns)
+def load_views_and_freeze() -> None:
+    """Load the URLconf and every view it includes (otherwise loaded by the first request), then freeze."""
+    _ = get_resolver().url_patterns  # evaluated for its imports
     freeze_loaded_objects()
-    return count
